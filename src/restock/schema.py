@@ -102,7 +102,7 @@ TABLES: dict[str, Table] = {
                 "after_sale_id": _STR,
                 "order_id": _STR,
                 "line_id": _STR,
-                "sku": _STR,
+                "sku": _STR,  # null when the export lacks it; see order_lines via line_id
                 "qty": _INT,  # positive units returned or refunded
                 "amount": _FLOAT,
                 "kind": _STR,  # one of AFTER_SALE_KINDS
@@ -113,7 +113,8 @@ TABLES: dict[str, Table] = {
                 "restockable": _BOOL,  # goods back in sellable stock
             },
             key=("platform", "shop", "after_sale_id"),
-            required=("platform", "after_sale_id", "sku", "qty", "kind", "requested_at"),
+            # sku may be missing from an after-sales export: demand takes it from the order line
+            required=("platform", "after_sale_id", "qty", "kind", "requested_at"),
         ),
         Table(
             "stock",
