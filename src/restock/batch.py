@@ -18,6 +18,7 @@ import html
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,11 +91,27 @@ def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
     )
 
 
+def _source_cell_number(executed: Path, exec_count: int) -> int:
+    """The 1-based number, in the source notebook, of the cell that ran as ``exec_count``.
+
+    papermill adds an ``injected-parameters`` cell and error banners to the executed copy;
+    the analyst's notebook has neither, so they are not counted.
+    """
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    cells = [
+        c for c in json.loads(executed.read_text(encoding="utf-8"))["cells"]
+        if not added & set(c.get("metadata", {}).get("tags", []))
+    ]
+    return next(i for i, c in enumerate(cells, start=1) if c.get("execution_count") == exec_count)
+
+
 def _export_html(executed: Path, target: Path, title: str) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_filename(str(executed), resources={"metadata": {"name": title}})
+    with warnings.catch_warnings():  # recorded figures have no HTML form, on purpose
+        warnings.filterwarnings("ignore", message="Your element with mimetype")
+        body, _ = exporter.from_filename(str(executed), resources={"metadata": {"name": title}})
     target.write_text(body, encoding="utf-8")
 
 
@@ -191,8 +208,8 @@ def run(
             )
         except papermill.PapermillExecutionError as exc:
             message = (
-                f"notebook {name}.ipynb failed in cell {exc.exec_count} "
-                f"(cell index {exc.cell_index}): {exc.ename}: {exc.evalue}"
+                f"notebook {name}.ipynb failed in cell {_source_cell_number(executed, exc.exec_count)}: "
+                f"{exc.ename}: {exc.evalue}"
             )
             log(message)
             partial.rename(failed)

@@ -1,0 +1,108 @@
+"""The papermill runner: parameter checks, atomic run folders, failure reporting.
+
+These tests use two tiny notebooks in a temporary notebooks folder and a one-order store,
+so they exercise the runner itself; tests/test_end_to_end.py runs the real notebooks.
+"""
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from restock import batch, config
+from restock.schema import conform
+from restock.store import Store
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'store_path: str = ""  # the store\n'
+        'as_of: str = ""  # the day\n'
+        'run_dir: str = ""  # the run folder\n'
+        "fail: bool = False  # raise in the second cell"
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _notebook(
+        notebooks / "a_first.ipynb",
+        "from restock import notebook as nb\n"
+        "ctx = nb.open_run(store_path, as_of, run_dir)\n"
+        "if fail:\n    raise ValueError('horizon_days must be > 0; got -1')\n"
+        "import pandas as pd\n"
+        "ctx.save('first', pd.DataFrame({'x': [1]}))\n"
+        "ctx.record('as_of_seen', str(ctx.as_of.date()))",
+    )
+    _notebook(notebooks / "b_second.ipynb", "print('<script>alert(1)</script>')")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)
+    store_path = tmp_path / "store.duckdb"
+    line = pd.DataFrame(
+        {
+            "platform": ["douyin"], "shop": ["s"], "order_id": ["o1"], "line_id": ["l1"], "sku": ["A"],
+            "qty": [1], "created_at": [pd.Timestamp("2026-03-05 10:00")], "status": ["completed"],
+        }
+    )
+    with Store(store_path) as store:
+        store.upsert("order_lines", conform(line, "order_lines"))
+    cfg = tmp_path / "weekly.yaml"
+    cfg.write_text(yaml.safe_dump({"store_path": str(store_path), "out_dir": str(tmp_path / "out"),
+                                   "notebooks": {"a_first": {}, "b_second": {}}}))
+    return tmp_path, cfg
+
+
+def test_unknown_parameter_is_refused_with_the_notebook_named(project):
+    tmp_path, cfg = project
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["b_second"] = {"horizon": 3}
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=r"b_second: unknown parameters \['horizon'\]"):
+        batch.load_run_config(cfg)
+
+
+def test_runner_parameters_cannot_be_set_per_notebook(project):
+    tmp_path, cfg = project
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["a_first"] = {"as_of": "2026-01-01"}
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="set by the runner"):
+        batch.load_run_config(cfg)
+
+
+def test_run_writes_dated_folder_with_pages_index_log_and_figures(project):
+    tmp_path, cfg = project
+    lines = []
+    final = batch.run(cfg, echo=lines.append)
+    assert final == tmp_path / "out" / "2026-03-05"  # as_of defaults to the latest order day
+    names = {p.name for p in final.iterdir()}
+    assert {"a_first.html", "b_second.html", "index.html", "run.log", "figures.json", "notebooks", "data"} <= names
+    assert json.loads((final / "figures.json").read_text())["a_first.as_of_seen"] == "2026-03-05"
+    page = (final / "b_second.html").read_text()
+    assert "print(" not in page  # code hidden
+    assert "<script>alert(1)</script>" not in page  # output text escaped
+    assert any("[2/2] b_second" in line for line in lines)
+    assert not list((tmp_path / "out").glob(".*"))  # no partial folder left behind
+
+
+def test_failed_run_keeps_previous_folder_and_names_notebook_and_cell(project):
+    tmp_path, cfg = project
+    final = batch.run(cfg, echo=lambda _: None)
+    before = sorted(p.relative_to(final).as_posix() for p in final.rglob("*"))
+    stamp = (final / "index.html").stat().st_mtime_ns
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["a_first"] = {"fail": True}
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(batch.RunError, match=r"a_first\.ipynb failed in cell 2: ValueError: horizon_days must be > 0"):
+        batch.run(cfg, echo=lambda _: None)
+    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*")) == before
+    assert (final / "index.html").stat().st_mtime_ns == stamp
+    assert (tmp_path / "out" / ".2026-03-05.failed" / "run.log").exists()

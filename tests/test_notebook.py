@@ -1,0 +1,54 @@
+import pandas as pd
+import pytest
+
+from restock import notebook as nb
+from restock.schema import conform
+from restock.store import Store
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    path = tmp_path / "s.duckdb"
+    lines = pd.DataFrame(
+        {
+            "platform": ["douyin"] * 2, "shop": ["s"] * 2, "order_id": ["o1", "o2"], "line_id": ["l1", "l2"],
+            "sku": ["A", "A"], "qty": [1, 2], "status": ["completed"] * 2,
+            "created_at": pd.to_datetime(["2026-03-01 09:00", "2026-03-09 23:59"]),
+        }
+    )
+    with Store(path) as store:
+        store.upsert("order_lines", conform(lines, "order_lines"))
+    return path
+
+
+def test_open_run_defaults_as_of_to_the_latest_order_day(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
+    assert ctx.as_of == pd.Timestamp("2026-03-09")
+    assert ctx.is_demo is False
+
+
+def test_load_cuts_tables_at_as_of(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "2026-03-05", str(tmp_path / "run"))
+    assert ctx.load("order_lines")["order_id"].tolist() == ["o1"]
+
+
+def test_save_then_read_round_trips_through_the_run_folder(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
+    ctx.save("t", pd.DataFrame({"sku": ["A"], "x": [1.5]}))
+    assert (tmp_path / "run" / "data" / "t.parquet").exists()
+    assert ctx.read("t")["x"].tolist() == [1.5]
+    with pytest.raises(FileNotFoundError, match="run the notebook that writes 'other' first"):
+        ctx.read("other")
+
+
+def test_bad_parameters_are_named(store_path, tmp_path):
+    with pytest.raises(ValueError, match=r"as_of must be YYYY-MM-DD or empty; got '5/3/2026'"):
+        nb.open_run(str(store_path), "5/3/2026", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="store_path: .*missing.duckdb does not exist"):
+        nb.open_run(str(tmp_path / "missing.duckdb"), "", str(tmp_path))
+
+
+def test_relative_paths_resolve_against_the_project_root():
+    from restock import config
+
+    assert nb.resolve("data/x.duckdb") == config.PROJECT_ROOT / "data" / "x.duckdb"
