@@ -214,13 +214,17 @@ def run(
             log(message)
             partial.rename(failed)
             raise RunError(f"{message}\nexecuted notebook kept at {failed / 'notebooks' / executed.name}") from None
+        t1 = time.perf_counter()
         _export_html(executed, partial / f"{name}.html", name)
         seconds = time.perf_counter() - t0
         figures.update({f"{name}.{k}": v for k, v in read_records(executed).items()})
-        rows.append({"notebook": name, "html": f"{name}.html", "seconds": seconds})
+        rows.append({"notebook": name, "html": f"{name}.html", "seconds": seconds,
+                     "execute_seconds": t1 - t0, "html_seconds": seconds - (t1 - t0)})
         log(f"[{i}/{len(cfg.notebooks)}] {name} · {seconds:.1f} s")
     files = sorted(p.relative_to(partial).as_posix() for p in partial.glob("*.xlsx"))
     files += sorted(p.relative_to(partial).as_posix() for p in (partial / "data").glob("*.parquet"))
+    timings = {"as_of": as_of, "total_seconds": time.perf_counter() - started, "notebooks": rows}
+    (partial / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
     (partial / "figures.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
     (partial / "index.html").write_text(_index_html(as_of, is_demo, rows, files, figures), encoding="utf-8")
     log(f"done in {time.perf_counter() - started:.1f} s → {final}")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +99,13 @@ class RunContext:
         if hasattr(value, "item"):
             value = value.item()
         display({RECORD_MIME: {"name": name, "value": value}}, raw=True)
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time a step of the notebook; recorded as ``stage_seconds.<name>`` for the benchmark."""
+        started = time.perf_counter()
+        yield
+        self.record(f"stage_seconds.{name}", round(time.perf_counter() - started, 3))
 
     def banner(self) -> None:
         """Show the as-of date, the store, and a DEMO label when the data is generated."""
