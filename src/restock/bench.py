@@ -22,6 +22,8 @@ import duckdb
 import pandas as pd
 import psutil
 
+from restock.config import DEFAULT_CONFIG
+
 __all__ = ["PeakMemory", "bench_size", "main"]
 
 BENCH_DAYS = 730
@@ -75,17 +77,28 @@ def _duckdb_read_floor(files: list[Path]) -> float:
     return seconds
 
 
-def _forecast_floor(run_dir: Path) -> float:
-    """Seconds for statsforecast alone on the run's daily demand, with the same models."""
+def _forecast_floor(run_dir: Path, config_path: str | Path) -> float:
+    """Seconds for statsforecast alone on the run's series, with the run's models and windows."""
+    import dataclasses
+
+    from restock.batch import load_run_config
     from restock.forecast import ForecastParams, statsforecast_floor
 
-    daily = pd.read_parquet(run_dir / "data" / "daily_demand.parquet")
-    return statsforecast_floor(daily, ForecastParams())
+    section = load_run_config(config_path).notebooks.get("02_forecast", {})
+    fields = {f.name for f in dataclasses.fields(ForecastParams)}
+    params = ForecastParams(**{k: v for k, v in section.items() if k in fields})
+    data = run_dir / "data"
+    return statsforecast_floor(
+        pd.read_parquet(data / "daily_demand.parquet"),
+        params,
+        classes=pd.read_parquet(data / "demand_classes.parquet"),
+        products=pd.read_parquet(data / "lead_time_demand.parquet"),
+    )
 
 
-def bench_size(skus: int, out_dir: Path, config_path: str | Path | None = None) -> dict:
+def bench_size(skus: int, out_dir: Path, config_path: str | Path = DEFAULT_CONFIG) -> dict:
     """Generate, import and run one shop of ``skus`` SKUs; return its figures."""
-    from restock import batch, config
+    from restock import batch
     from restock.demo import generate
     from restock.intake import import_files
 
@@ -103,7 +116,7 @@ def bench_size(skus: int, out_dir: Path, config_path: str | Path | None = None) 
         figures["stage_seconds"] = {"intake": time.perf_counter() - t0}
         figures["rows_in"] = summary.to_dict()["rows_in"]
 
-        final = batch.run(config_path or config.DEFAULT_CONFIG, store_path=store,
+        final = batch.run(config_path, store_path=store,
                           out_dir=out_dir / f"reports_{skus}", echo=lambda _: None)
     figures["peak_memory_mb"] = mem.peak_bytes / 2**20
     timings = json.loads((final / "timings.json").read_text())
@@ -117,7 +130,7 @@ def bench_size(skus: int, out_dir: Path, config_path: str | Path | None = None) 
     figures["rows_per_second_intake"] = figures["rows_in"] / figures["stage_seconds"]["intake"]
     raw_csv = sorted(shop.glob("*.csv"))
     figures["floor_intake_seconds"] = _duckdb_read_floor(raw_csv)
-    figures["floor_forecast_seconds"] = _forecast_floor(final)
+    figures["floor_forecast_seconds"] = _forecast_floor(final, config_path)
     stages = figures["stage_seconds"]
     figures["ratio_intake_to_floor"] = stages["intake"] / figures["floor_intake_seconds"]
     if "forecast" in stages:

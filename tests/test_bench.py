@@ -1,0 +1,28 @@
+"""The benchmark command runs at the smallest size and produces every figure (not how fast)."""
+
+import json
+
+from restock import bench
+
+
+def test_bench_produces_every_figure_at_a_small_size(tmp_path, capsys):
+    assert bench.main(sizes="300", out_dir=tmp_path) == 0
+    result = json.loads((tmp_path / "bench.json").read_text())["results"][0]
+    stages = result["stage_seconds"]
+    for stage in ("intake", "demand", "forecast", "policy", "replenishment_workbook", "slow_movers",
+                  "clearance_workbook", "html"):
+        assert stages[stage] > 0, stage
+    for key in ("peak_memory_mb", "rows_per_second_intake", "floor_intake_seconds", "floor_forecast_seconds",
+                "ratio_intake_to_floor", "ratio_forecast_to_floor", "batch_seconds"):
+        assert result[key] > 0, key
+    assert result["skus"] == 300
+    printed = capsys.readouterr().out
+    assert "300 SKUs" in printed and "ours/floor" in printed
+    assert not (tmp_path / "shop_300").exists()  # generated shop removed unless --keep
+
+
+def test_peak_memory_sees_the_process():
+    with bench.PeakMemory(interval=0.01) as mem:
+        blob = bytearray(50 * 2**20)
+    assert mem.peak_bytes > 50 * 2**20
+    del blob
