@@ -6,6 +6,7 @@ SHOP   ?= data/sample
 STORE  ?= data/restock.duckdb
 CONFIG ?= config/weekly.yaml
 SIZES  ?= 1000,10000
+INTAKE_LINES ?= 5000000
 
 .DEFAULT_GOAL := help
 .PHONY: help install reports test lab bench clean
@@ -35,7 +36,7 @@ lab: install ## open the notebooks in JupyterLab (run `make reports` first for t
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 bench: install ## benchmark the batch on generated shops (SIZES=1000,10000); see BENCHMARKS.md
-	$(PY) -m restock bench --sizes $(SIZES)
+	$(PY) -m restock bench --sizes $(SIZES) --intake-lines $(INTAKE_LINES)
 
 clean: ## remove the virtual environment and build folders (keeps data/ and reports/)
 	rm -rf $(VENV) build

@@ -261,3 +261,12 @@ def test_data_persists_and_reads_read_only(tmp_path, three_lines):
         store.upsert("order_lines", three_lines, 1)
     with Store(path, read_only=True) as store:
         assert len(store.load("order_lines")) == 3
+
+
+def test_an_empty_table_loads_as_frames_pandas_can_join(tmp_path):
+    # pandas 2.3 fails to join Arrow strings that have no chunks, as DuckDB returns for no rows
+    with Store(tmp_path / "e.duckdb") as store:
+        products = store.load("products")
+    assert products.empty and list(products.columns) == list(TABLES["products"].columns)
+    prices = products.groupby("category")["price"].median()
+    assert products.join(prices.rename("category_price"), on="category").empty

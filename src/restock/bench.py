@@ -138,6 +138,37 @@ def bench_size(skus: int, out_dir: Path, config_path: str | Path = DEFAULT_CONFI
     return figures
 
 
+def bench_intake(lines: int, out_dir: Path) -> dict:
+    """Import about ``lines`` generated 抖店 order lines twice; time, memory and counts of both.
+
+    The shop is sized from the demo's lines per SKU-day so its 抖店 exports hold at least
+    ``lines`` rows; only those exports are imported (the order-line path is what scales).
+    """
+    from restock.demo import generate
+    from restock.intake import import_files
+
+    shop, store = out_dir / "intake_shop", out_dir / "intake.duckdb"
+    store.unlink(missing_ok=True)
+    skus = max(200, int(lines / (0.2 * BENCH_DAYS)))
+    generate(shop, skus=skus, days=BENCH_DAYS, seed=BENCH_SEED)
+    files = sorted(shop.glob("douyin_orders_*.csv"))
+    figures: dict = {"skus": skus, "files": len(files)}
+    for run in ("first", "again"):
+        with PeakMemory() as mem:
+            started = time.perf_counter()
+            summary = import_files(files, store_path=store).to_dict()
+            seconds = time.perf_counter() - started
+        figures[run] = {
+            "seconds": seconds,
+            "peak_memory_mb": mem.peak_bytes / 2**20,
+            "rows_in": summary["rows_in"],
+            "rows_per_second": summary["rows_in"] / seconds,
+            **{k: summary[k] for k in ("stored", "quarantined", "duplicates")},
+        }
+    figures["floor_seconds"] = _duckdb_read_floor(files)
+    return figures
+
+
 def _table(fig: dict) -> str:
     lines = [f"== {fig['skus']:,} SKUs × {fig['days']} days · {fig['rows_in']:,} rows in · "
              f"peak memory {fig['peak_memory_mb']:,.0f} MB · batch {fig['batch_seconds']:.1f} s"]
@@ -153,22 +184,55 @@ def _table(fig: dict) -> str:
     return "\n".join(lines)
 
 
-def main(sizes: str = "1000,10000", out_dir: str | Path = "bench", keep: bool = False) -> int:
-    """Run the benchmark for each size in ``sizes`` (comma-separated SKU counts)."""
+def _growth(results: list[dict]) -> list[str]:
+    """Per stage, how its time grew against the growth in SKUs between consecutive sizes."""
+    lines = []
+    for small, big in zip(results, results[1:]):
+        factor = big["skus"] / small["skus"]
+        parts = []
+        for stage, seconds in big["stage_seconds"].items():
+            before = small["stage_seconds"].get(stage)
+            if before:
+                parts.append(f"{stage} ×{seconds / before:.1f}")
+        lines.append(f"growth {small['skus']:,} → {big['skus']:,} SKUs (×{factor:g}): " + ", ".join(parts))
+    return lines
+
+
+def main(sizes: str = "1000,10000", out_dir: str | Path = "bench", keep: bool = False,
+         intake_lines: int = 0) -> int:
+    """Run the benchmark for each size in ``sizes`` (comma-separated SKU counts).
+
+    With ``intake_lines`` > 0, first the intake benchmark on that many 抖店 order lines.
+    """
+    import shutil
+
     from restock.notebook import resolve
 
     out = resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    report: dict = {}
+    if intake_lines:
+        report["intake"] = fig = bench_intake(intake_lines, out)
+        for run in ("first", "again"):
+            r = fig[run]
+            print(f"== intake {run}: {r['rows_in']:,} 抖店 lines in {r['seconds']:.1f} s "
+                  f"({r['rows_per_second']:,.0f} rows/s), peak memory {r['peak_memory_mb']:,.0f} MB; "
+                  f"stored {r['stored']:,}, quarantined {r['quarantined']:,}, duplicates {r['duplicates']:,}")
+        print(f"   floor: DuckDB read of the same files {fig['floor_seconds']:.1f} s")
+        if not keep:
+            shutil.rmtree(out / "intake_shop", ignore_errors=True)
     results = []
     for skus in (int(s) for s in str(sizes).split(",") if s.strip()):
         fig = bench_size(skus, out)
         results.append(fig)
         print(_table(fig), flush=True)
         if not keep:
-            import shutil
-
             shutil.rmtree(out / f"shop_{skus}", ignore_errors=True)
+    growth = _growth(results)
+    for line in growth:
+        print(line)
     machine = {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
-    (out / "bench.json").write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    report.update({"machine": machine, "results": results, "growth": growth})
+    (out / "bench.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"figures written to {out / 'bench.json'}")
     return 0

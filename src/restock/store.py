@@ -259,6 +259,10 @@ def _day_end(as_of: object) -> pd.Timestamp:
 
 def _to_frame(arrow_table: pa.Table, dtypes: Mapping[str, str]) -> pd.DataFrame:
     """An Arrow result as pandas with the dtypes of ``dtypes`` (only differing columns are cast)."""
+    if arrow_table.num_rows == 0:
+        # An empty Arrow result has no chunks, and pandas 2.3 cannot merge or join on such
+        # string columns ("cannot construct ChunkedArray from empty vector"); build it anew.
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
     frame = arrow_table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
     casts = {c: t for c, t in dtypes.items() if frame[c].dtype != pd.api.types.pandas_dtype(t)}
     return frame.astype(casts) if casts else frame
