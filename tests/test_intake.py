@@ -1,6 +1,7 @@
 """restock.intake: files and folders into the store, every row counted once."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -37,7 +38,7 @@ def exports(tmp_path, monkeypatch):
     for name in contents:
         (folder / name).write_text(name, encoding="utf-8")  # distinct bytes: distinct sha256
     monkeypatch.setattr(intake, "detect_platform", lambda path: "douyin")
-    monkeypatch.setattr(intake, "read_export", lambda path, platform, mapping: _result(
+    monkeypatch.setattr(intake, "read_export", lambda path, platform, mapping, shop=None: _result(
         path, platform, lines=contents[path.name], bad_rows=bad[path.name]))
     return folder
 
@@ -106,7 +107,7 @@ def test_export_error_propagates_with_its_message(tmp_path, monkeypatch):
     bad = tmp_path / "orders.csv"
     bad.write_text("foo\n", encoding="utf-8")
 
-    def unreadable(path, platform, mapping):
+    def unreadable(path, platform, mapping, shop=None):
         raise ExportError(f"{path.name}: headers fit no known export")
 
     monkeypatch.setattr(intake, "read_export", unreadable)
@@ -119,7 +120,7 @@ def test_rows_that_do_not_add_up_are_refused(tmp_path, monkeypatch):
     export.write_text("x", encoding="utf-8")
     lost = _result(export, lines=[("o1", "to_ship")])
     lost.rows_in = 2  # an adapter that dropped a row silently
-    monkeypatch.setattr(intake, "read_export", lambda path, platform, mapping: lost)
+    monkeypatch.setattr(intake, "read_export", lambda path, platform, mapping, shop=None: lost)
     with pytest.raises(AssertionError, match="2 rows in but 1 accounted for"):
         import_files(export, store_path=tmp_path / "s.duckdb", platform="douyin")
 
@@ -156,3 +157,19 @@ def test_an_unknown_file_raises_export_error_naming_it(tmp_path):
     stray.write_text("foo,bar\n1,2\n", encoding="utf-8")
     with pytest.raises(ExportError, match="stray.csv"):
         import_files(stray, store_path=tmp_path / "s.duckdb")
+
+
+def test_a_demo_folder_names_its_shop_from_the_manifest(tmp_path):
+    import shutil
+
+    from restock.store import Store
+
+    fixture = Path(__file__).parent / "fixtures" / "io" / "douyin_orders.csv"
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    shutil.copy(fixture, folder / "orders.csv")
+    (folder / "restock-demo.json").write_text(json.dumps({"demo": True, "shop": "DEMO 演示小店"}))
+    import_files([folder], store_path=tmp_path / "s.duckdb")
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        assert set(store.load("order_lines")["shop"]) == {"DEMO 演示小店"}
+        assert store.is_demo()

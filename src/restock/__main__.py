@@ -18,7 +18,9 @@ PLATFORMS = ("auto", "douyin", "douyin_after_sales", "tiktok", "generic", "templ
 def _intake(args: argparse.Namespace) -> int:
     from restock.intake import import_files
 
-    summary = import_files(args.files, store_path=args.store, platform=args.platform, mapping=args.mapping)
+    summary = import_files(
+        args.files, store_path=args.store, platform=args.platform, mapping=args.mapping, shop=args.shop
+    )
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="export files or folders of them")
     p.add_argument("--platform", choices=PLATFORMS, default="auto")
     p.add_argument("--mapping", help="YAML column mapping for a generic export")
+    p.add_argument("--shop", help="shop name for platform exports (their files do not carry it)")
     p.add_argument("--store", default=str(config.DEFAULT_STORE), help="DuckDB store (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=_intake)

@@ -30,6 +30,7 @@ The flow of :func:`run_forecast`, all on the dense daily table of :mod:`restock.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -37,7 +38,10 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsforecast import StatsForecast
+
+with warnings.catch_warnings():  # statsforecast imports tqdm.autonotebook, which warns in kernels
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from statsforecast import StatsForecast
 from statsforecast.models import (
     ADIDA,
     IMAPA,

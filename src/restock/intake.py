@@ -23,6 +23,8 @@ stay imported, and importing them again changes nothing.
 
 from __future__ import annotations
 
+import json
+
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,6 +178,7 @@ def import_files(
     store_path: str | Path | None = None,
     platform: str = "auto",
     mapping: str | Path | None = None,
+    shop: str | None = None,
 ) -> IntakeSummary:
     """Import export files and folders into the store.
 
@@ -185,6 +188,8 @@ def import_files(
         platform: ``"auto"`` (from the headers) or an adapter name, passed to
             :func:`restock.io.read_export`.
         mapping: YAML column mapping for a generic export.
+        shop: the shop the platform exports belong to (their files do not say); default:
+            the DEMO shop's name for a demo folder, else the adapter's ``"default"``.
 
     Returns:
         The per-file counts and their totals.
@@ -199,17 +204,22 @@ def import_files(
     done: list[FileIntake] = []
     with Store(store_path) as store:
         for path in files:
-            done.append(_import_one(store, path, platform, mapping))
+            done.append(_import_one(store, path, platform, mapping, shop))
     return IntakeSummary(tuple(done))
 
 
-def _import_one(store: Store, path: Path, platform: str, mapping: str | Path | None) -> FileIntake:
+def _import_one(
+    store: Store, path: Path, platform: str, mapping: str | Path | None, shop: str | None
+) -> FileIntake:
     """Read one file, store its tables and quarantine, record and return its counts."""
     if platform == "auto":  # name the adapter (douyin_after_sales, template …), not only the platform
         platform = "generic" if mapping is not None else detect_platform(path)
-    result = read_export(path, platform, mapping)
+    marker = path.parent / DEMO_MARKER
+    is_demo = marker.is_file()
+    if shop is None and is_demo:
+        shop = json.loads(marker.read_text(encoding="utf-8")).get("shop")
+    result = read_export(path, platform, mapping, shop=shop)
     result.check()
-    is_demo = (path.parent / DEMO_MARKER).is_file()
     import_id = store.begin_import(str(path), platform, is_demo)
     counts = [store.upsert(table, frame, import_id) for table, frame in result.tables.items()]
     store.add_quarantine(result.quarantine, import_id)
