@@ -1,4 +1,8 @@
-"""Tests for restock.demo on a tiny shop (30 SKUs × 120 days), read back with pandas/openpyxl."""
+"""Tests for restock.demo on a tiny shop (60 SKUs × 120 days), read back with pandas/openpyxl.
+
+The shop-health properties (cover, slow share, stock-outs) need more SKUs to be stable: they
+run the simulation alone (no files) on 400 SKUs × 540 days, which takes about a second.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 from restock import demo
 from restock.demo import DEMO_LABEL, MARKER_FILE, SHOP_NAME, DemoParams, generate
 
-SKUS, DAYS, SEED, END = 30, 120, 11, "2026-03-31"
+SKUS, DAYS, SEED, END = 60, 120, 11, "2026-03-31"
 FILES = {
     "products.csv", "douyin_orders_1.csv", "douyin_orders_2.csv", "douyin_after_sales.csv",
     "tiktok_OrderSKUList.xlsx", "stock.csv", "purchase_orders.csv", "campaigns.csv", "traffic.csv",
@@ -183,7 +187,8 @@ def test_campaigns_cover_promotions_and_planned_sessions(shop_dir, manifest):
 
 
 def test_purchase_orders_hold_received_and_open_lines(shop_dir):
-    po = pd.read_csv(shop_dir / "purchase_orders.csv")
+    po = pd.read_csv(shop_dir / "purchase_orders.csv", dtype={"po_id": str})
+    assert not po.duplicated(["po_id", "sku"]).any()  # a PO lists a SKU once: the store's key
     received = po["received_at"].notna()
     assert received.any() and (~received).any()
     assert (po.loc[~received, "qty_received"] == 0).all()
@@ -216,8 +221,102 @@ def test_money_and_time_formatting():
     ("kwargs", "message"),
     [({"skus": 5}, "skus must be at least 20; got 5"), ({"days": 30}, "days must be in [90, 3650]; got 30"),
      ({"seed": -1}, "seed must be ≥ 0; got -1"), ({"end": "22/11/2026"}, "end must be a date YYYY-MM-DD"),
-     ({"tiktok_share": 1.2}, "tiktok_share must be in [0, 1); got 1.2"), ({"skus": 2.5}, "skus must be an integer")],
+     ({"tiktok_share": 1.2}, "tiktok_share must be in [0, 1); got 1.2"), ({"skus": 2.5}, "skus must be an integer"),
+     ({"douyin_max_lines": 0}, "douyin_max_lines must be ≥ 1; got 0")],
 )
 def test_params_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         DemoParams(**kwargs)
+
+
+def test_orders_of_two_or_three_lines_pair_related_skus(shop_dir, orders):
+    dy = orders  # the injected bad rows (copies of real lines) left out
+    lines = dy.groupby("主订单编号").size()
+    assert 0.05 <= (lines >= 2).mean() <= 0.25, (lines >= 2).mean()  # about 15 % in larger shops
+    assert lines.max() <= 3
+    multi = dy[dy["主订单编号"].isin(lines.index[lines >= 2])]
+    assert not multi.duplicated(["主订单编号", "商家编码"]).any()  # one line per SKU in an order
+    assert (multi.groupby("主订单编号")["流量来源"].nunique() == 1).all()  # one traffic source per order
+    products = pd.read_csv(shop_dir / "products.csv").set_index("sku")
+    category = multi["商家编码"].map(products["category"])
+    assert (category.groupby(multi["主订单编号"]).nunique() == 1).all()  # same SPU or paired items
+
+
+def test_pre_buy_and_reorder_on_one_day_get_two_pos():
+    p = DemoParams(skus=SKUS, days=DAYS, seed=SEED, end=END)
+    sim = demo._Simulation(demand=None, sales=None, opening=None, counts={}, expected_rate=None, lines={},
+                           pos=pd.DataFrame({"sku": [0, 0, 1], "t_order": [5, 5, 5], "qty": [10, 20, 30],
+                                             "t_arrive": [20, 21, 200], "eta": [20, 20, 200],
+                                             "qty_received": [10, 20, 30]}))
+    rng = np.random.default_rng(p.seed)
+    shop = demo._catalogue(rng, p)
+    shop.supplier[:2] = shop.supplier[0]  # one supplier for both SKUs
+    po = demo._purchase_order_frame(p, shop, sim)
+    assert po["po_id"].nunique() == 2 and not po.duplicated(["po_id", "sku"]).any()
+    assert po.groupby("po_id")["sku"].apply(sorted).tolist() == [[shop.code[0], shop.code[1]], [shop.code[0]]]
+    assert po["received_at"].isna().tolist() == [False, False, True]  # SKU 1 arrives after the end
+
+
+def test_douyin_exports_split_at_the_line_cap_and_the_bad_rows_follow(tmp_path):
+    manifest = generate(tmp_path, skus=SKUS, days=DAYS, seed=SEED, end=END, douyin_max_lines=40)
+    parts = sorted(tmp_path.glob("douyin_orders_1_part*.csv"))
+    assert len(parts) >= 3 and not (tmp_path / "douyin_orders_1.csv").exists()
+    frames = [pd.read_csv(f, dtype=str, encoding="utf-8-sig") for f in parts]
+    assert all(len(f) <= 40 for f in frames) and all(len(f) == 40 for f in frames[:-1])
+    assert all(f.columns[0] == "主订单编号" for f in frames)
+    assert all(f.read_bytes().startswith(b"\xef\xbb\xbf") for f in parts)
+    assert sum(len(f) for f in frames) == sum(
+        v["rows"] for k, v in manifest["files"].items() if k.startswith("douyin_orders_1"))
+    for row in manifest["injected_bad_rows"]:  # the manifest names the part and the line in it
+        lines = (tmp_path / row["file"]).read_text(encoding="utf-8-sig").splitlines()
+        cells = pd.read_csv(pd.io.common.StringIO(lines[0] + "\n" + lines[row["row"] - 1]), dtype=str).iloc[0]
+        assert cells[row["column"]] == row["value"], row
+    assert {r["file"] for r in manifest["injected_bad_rows"]} > {parts[0].name}  # the rows span parts
+    # a later run with one file per export leaves no stale parts behind
+    generate(tmp_path, skus=SKUS, days=DAYS, seed=SEED, end=END)
+    assert not list(tmp_path.glob("*_part*.csv")) and (tmp_path / "douyin_orders_1.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def health():
+    """The shop at its end: on hand, trailing sales, days since the last sale (400 SKUs × 540 days)."""
+    p = DemoParams(skus=400, days=540, seed=5)
+    rng = np.random.default_rng(p.seed)
+    shop = demo._catalogue(rng, p)
+    cal = demo._calendar(rng, p, shop)
+    sim = demo._simulate(rng, p, shop, cal)
+    on_hand = sim.counts[p.days - 1]
+    rate = sim.sales[-28:].sum(axis=0) / 28
+    sold = sim.sales > 0
+    since_sale = np.where(sold.any(axis=0), np.argmax(sold[::-1], axis=0), p.days)
+    on_order = sim.pos[(sim.pos["t_order"] < p.days) & (sim.pos["t_arrive"] >= p.days)]
+    position = on_hand + np.bincount(on_order["sku"], weights=on_order["qty_received"], minlength=p.skus)
+    established = ~shop.is_bundle & (shop.launch_t < p.days - 28)
+    return dict(shop=shop, sim=sim, on_hand=on_hand, rate=rate, since_sale=since_sale, position=position,
+                established=established)
+
+
+def test_most_selling_skus_hold_a_few_weeks_of_cover(health):
+    h = health
+    selling = h["established"] & (h["rate"] > 0) & (h["on_hand"] > 0)
+    cover = h["on_hand"][selling] / h["rate"][selling]
+    assert 20 <= np.median(cover) <= 60, np.median(cover)
+
+
+def test_a_minority_of_stocked_skus_is_slow_or_dead(health):
+    h = health
+    stocked = h["established"] & (h["on_hand"] > 0)
+    cover = np.divide(h["on_hand"], h["rate"], out=np.full(len(h["rate"]), np.inf), where=h["rate"] > 0)
+    slow = stocked & ((h["since_sale"] >= 60) | (cover > 180))
+    assert 0.15 <= slow.sum() / stocked.sum() <= 0.30, slow.sum() / stocked.sum()
+
+
+def test_some_skus_need_an_order_and_stock_outs_happen(health):
+    h = health
+    shop, sim = h["shop"], h["sim"]
+    selling = h["established"] & (h["rate"] > 0)
+    below = selling & (h["on_hand"] <= h["rate"] * shop.lead)  # on hand under lead-time demand
+    assert 0.05 <= below.sum() / selling.sum() <= 0.5, below.sum() / selling.sum()
+    assert ((h["position"] <= h["rate"] * shop.lead) & selling).any()  # some even counting open POs
+    stock_out_days = (sim.opening == 0)[:, h["established"]].mean()
+    assert 0.01 <= stock_out_days <= 0.15, stock_out_days  # censored days for the forecasts

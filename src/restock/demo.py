@@ -8,15 +8,25 @@ that says the data is generated. Intake reads these files exactly like real expo
 The shop is simulated day by day, vectorised over SKUs (one Python iteration per day):
 
 * demand is Poisson-gamma (negative binomial) around a base rate per SKU: fast movers, regular
-  sellers, intermittent long-tail SKUs and slow movers that stop selling, times seasonality,
-  weekday, trend, platform promotions (618, 双11, 双12, 年货节) and per-SKU pulses on live
-  sessions (10–100× a normal day) and creator collaborations;
+  sellers, intermittent long-tail SKUs and slow movers that stop selling (an apparel SPU has a
+  hit colour and lagging ones), times seasonality, weekday, trend, platform promotions (618,
+  双11, 双12, 年货节), per-SKU pulses on live sessions (10–100× a normal day) and creator
+  collaborations, and an end-of-season sale for the last 3 weeks of a collection;
 * sales are ``min(demand, stock)``: a stock-out censors demand, as in a real shop;
-* a periodic-review (s, S) buyer reorders weekly from the trailing 28-day sales, rounded up to
-  MOQ and case pack, with supplier lead times that sometimes run late; live sessions and creator
-  collaborations get a pre-buy; POs arrive after their lead time;
+* a buyer reviews each supplier weekly, periodic-review (s, S) on the deseasonalised rate of the
+  last 28 days outside campaign days, net of restocked returns, times the season index ahead
+  (see :func:`_reorders`): MOQ and case pack, long-tail SKUs reordered only once sold out,
+  collections run down before their end; suppliers sometimes deliver late or short; live
+  sessions and creator collaborations get a pre-buy of what the stock will not cover (the flop
+  session's pre-buy is what stays); so at ``end`` most SKUs hold a few weeks of cover, some
+  are near a stock-out and a minority is slow or dead;
+* orders hold 1–3 lines: lines of one day in one basket group (same SPU, or paired items such
+  as 连衣裙 + 针织开衫, 口红 + 粉底液) may share an order, about 15 % of orders have 2–3 lines;
 * each sold unit may be returned (apparel 35–55 %, other categories 3–15 %); returns that succeed
   with a restockable reason go back to stock when the after-sale completes.
+
+抖店 exports longer than ``douyin_max_lines`` data lines are split into ``<name>_part01.csv`` …
+(抖店 limits each download; intake reads one file in memory).
 
 Deterministic: the same arguments give byte-identical files (one seeded generator, drawn in a
 fixed order; the XLSX is rewritten with fixed zip and document timestamps).
@@ -55,25 +65,40 @@ _DOUYIN_RECENT_DAYS = 60  # second 抖店 export: the last 60 days
 _DOUYIN_LAG_DAYS = 7  # first 抖店 export ends 7 days before `end`
 _CHUNK_DAYS = 28  # order lines are formatted and written 4 weeks at a time
 _NEVER = 1_000_000  # day index for "no stop / no end date"
+# the simulated buyer
+_RATE_WINDOW = 28  # days of sales behind the buyer's rate
+_REVIEW_DAYS = 7  # each supplier is reviewed once a week, on its own weekday
+_REORDER_SLACK_DAYS = 10  # s: the buyer reorders when the position covers less than lead time + 10 days
+_CYCLE_DAYS = 28  # S: an order covers lead time + review period + this many days
+_LONG_TAIL_DAYS = 120  # a SKU whose MOQ lasts longer is reordered only once sold out
+_CLEARANCE_DAYS = 21  # a collection is marked down for its last 3 weeks ...
+_CLEARANCE_LIFT = 2.5  # ... which sells this multiple of a normal day
+_CLEARANCE_PRICE = 0.7  # ... at this share of the list price
+_PREBUY_DAYS = 3  # a campaign's pre-buy is ordered lead time + 3 days ahead
+_OUTLOOK_DAYS = 365  # the buyer's seasonal forecast reaches a year ahead
+_UNWATCHED_DAYS = 42  # the traffic-jump SKU gets no reorder in the last 6 weeks: it runs low
 
 # --- catalogue vocabularies ---------------------------------------------------------------
 _CATEGORIES = ("女装", "男装", "美妆", "食品", "家居")
 _CATEGORY_CODES = ("WM", "MN", "BT", "FD", "HM")
 _CATEGORY_WEIGHTS = (0.30, 0.15, 0.25, 0.15, 0.15)
 _APPAREL = np.array([True, True, False, False, False])
-# item name, season (0 all year, 1 summer, 2 winter), median unit cost in CNY
+# item name, season (0 all year, 1 summer, 2 winter), median unit cost in CNY, pairing: items of
+# the same pairing are bought together (连衣裙 + 针织开衫, 口红 + 粉底液, 茶叶 + 坚果礼盒 …)
 _ITEMS = {
-    0: [("连衣裙", 1, 70), ("半身裙", 0, 45), ("针织开衫", 0, 60), ("衬衫", 0, 50),
-        ("阔腿裤", 0, 55), ("羽绒服", 2, 380), ("防晒衣", 1, 40)],
-    1: [("T恤", 1, 30), ("卫衣", 0, 60), ("夹克", 0, 110), ("休闲裤", 0, 60),
-        ("羽绒服", 2, 420), ("冲锋衣", 2, 260)],
-    2: [("口红", 0, 25), ("粉底液", 0, 45), ("面霜", 0, 60), ("精华液", 0, 80),
-        ("面膜", 0, 20), ("防晒霜", 1, 35)],
-    3: [("坚果礼盒", 2, 45), ("牛肉干", 0, 30), ("茶叶", 0, 60), ("螺蛳粉", 0, 12),
-        ("挂耳咖啡", 0, 25)],
-    4: [("收纳盒", 0, 15), ("四件套", 0, 120), ("浴巾", 0, 25), ("香薰蜡烛", 0, 30),
-        ("保温杯", 0, 35), ("电热毯", 2, 70)],
+    0: [("连衣裙", 1, 70, 0), ("半身裙", 0, 45, 1), ("针织开衫", 0, 60, 0), ("衬衫", 0, 50, 1),
+        ("阔腿裤", 0, 55, 1), ("羽绒服", 2, 380, 2), ("防晒衣", 1, 40, 0)],
+    1: [("T恤", 1, 30, 3), ("卫衣", 0, 60, 4), ("夹克", 0, 110, 4), ("休闲裤", 0, 60, 3),
+        ("羽绒服", 2, 420, 5), ("冲锋衣", 2, 260, 5)],
+    2: [("口红", 0, 25, 6), ("粉底液", 0, 45, 6), ("面霜", 0, 60, 7), ("精华液", 0, 80, 7),
+        ("面膜", 0, 20, 7), ("防晒霜", 1, 35, 6)],
+    3: [("坚果礼盒", 2, 45, 8), ("牛肉干", 0, 30, 9), ("茶叶", 0, 60, 8), ("螺蛳粉", 0, 12, 9),
+        ("挂耳咖啡", 0, 25, 8)],
+    4: [("收纳盒", 0, 15, 10), ("四件套", 0, 120, 11), ("浴巾", 0, 25, 11), ("香薰蜡烛", 0, 30, 10),
+        ("保温杯", 0, 35, 10), ("电热毯", 2, 70, 11)],
 }
+_BASKET_SPUS = 3  # SPUs of one pairing form baskets of up to 3 SPUs
+_JOIN_SHARE = 0.3  # chance that a line joins the order of its neighbour in its basket group
 _ADJECTIVES = ("法式", "简约", "韩版", "复古", "轻奢", "基础款", "新款", "经典", "云朵", "山茶")
 _COLOURS = ("黑色", "白色", "米色", "灰色", "藏青", "粉色", "卡其", "酒红")
 _COLOUR_CODES = ("BK", "WH", "BG", "GY", "NV", "PK", "KH", "WR")
@@ -89,16 +114,18 @@ _SUPPLIERS = (
     ("东莞衣联制衣厂", (0, 1), 25, 40, 12),
     ("宁波海曙家纺有限公司", (4,), 45, 60, 0),
 )
-_MOQ = np.array([20, 20, 100, 200, 50])
-_CASE_PACK = np.array([10, 10, 48, 24, 12])
+# per SKU: apparel comes by the piece from small-run factories and stalls (小单快反, 档口拿货)
+_MOQ = np.array([2, 2, 6, 12, 6])
+_CASE_PACK = np.array([1, 1, 6, 12, 2])
 _WAREHOUSES = ("华东仓", "华南仓")
 _CREATORS = (
     ("7102938475", "小鹿穿搭日记"), ("7203948576", "美妆阿琳"), ("7304958677", "吃货大鹏"),
     ("7405968778", "居家小能手"), ("7506978879", "穿搭博主Lily"), ("7607988970", "阿May好物分享"),
     ("7708998071", "老王测评"), ("7809008172", "甜甜的衣橱"),
 )
-# demand classes: share of SPUs, base-rate range (units/day)
-_CLASSES = ((0.05, 0.7, 2.5), (0.25, 0.05, 0.3), (0.50, 0.01, 0.08), (0.20, 0.05, 0.4))
+# demand classes: share of apparel SPUs, share of other SPUs, base-rate range per SKU (units/day);
+# an apparel SPU splits its demand over 8–16 colour-size SKUs, so few apparel SPUs are long-tail
+_CLASSES = ((0.06, 0.05, 0.5, 1.5), (0.73, 0.60, 0.06, 0.28), (0.16, 0.30, 0.015, 0.06), (0.05, 0.05, 0.05, 0.3))
 _FAST, _REGULAR, _INTERMITTENT, _STOPPING = range(4)
 
 # --- order life cycle vocabularies --------------------------------------------------------
@@ -160,6 +187,9 @@ class DemoParams:
         tiktok_share: share of order lines sold on TikTok Shop, in [0, 1).
         xlsx_max_lines: above this many TikTok lines the OrderSKUList is written as CSV
             (openpyxl writes cell by cell; TikTok itself switches to CSV for large exports).
+        douyin_max_lines: data lines per 抖店 export file (≥ 1): a longer export is split into
+            ``<name>_part01.csv``, ``<name>_part02.csv`` … as 抖店 limits each download, and so
+            that intake, which reads a file in memory, gets files of bounded size.
     """
 
     skus: int = 200
@@ -168,9 +198,10 @@ class DemoParams:
     end: str = "2026-11-22"
     tiktok_share: float = 0.15
     xlsx_max_lines: int = 200_000
+    douyin_max_lines: int = 1_000_000
 
     def __post_init__(self) -> None:
-        for name in ("skus", "days", "seed", "xlsx_max_lines"):
+        for name in ("skus", "days", "seed", "xlsx_max_lines", "douyin_max_lines"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{name} must be an integer; got {value!r}")
@@ -182,6 +213,8 @@ class DemoParams:
             raise ValueError(f"seed must be ≥ 0; got {self.seed}")
         if self.xlsx_max_lines < 0:
             raise ValueError(f"xlsx_max_lines must be ≥ 0; got {self.xlsx_max_lines}")
+        if self.douyin_max_lines < 1:
+            raise ValueError(f"douyin_max_lines must be ≥ 1; got {self.douyin_max_lines}")
         try:
             date.fromisoformat(str(self.end))
         except ValueError:
@@ -230,6 +263,7 @@ class _Shop:
     component_qty: np.ndarray
     product_id: np.ndarray  # 抖店 商品ID per SKU (its SPU's), object
     tiktok_sku_id: np.ndarray  # TikTok SKU ID per SKU, object
+    basket: np.ndarray  # basket group: lines of one group and day may share an order
     ctr_jump_sku: int
     no_conversion_sku: int
     cells: dict[str, pa.Array] = field(default_factory=dict)  # per-SKU export cells, see _sku_cells
@@ -286,6 +320,7 @@ def _catalogue(rng: np.random.Generator, p: DemoParams) -> _Shop:
     item_name = np.array([it[0] for it in items], dtype=object)
     item_season = np.array([it[1] for it in items])
     item_cost = np.array([it[2] for it in items], dtype=float)
+    item_pairing = np.array([it[3] for it in items])
 
     spu = np.repeat(np.arange(m), spu_variants)[:n_plain]
     j = np.arange(n_plain) - (np.cumsum(spu_variants) - spu_variants)[spu]
@@ -318,11 +353,15 @@ def _catalogue(rng: np.random.Generator, p: DemoParams) -> _Shop:
     supplier = spu_supplier[spu]
 
     # demand
-    spu_class = rng.choice(4, size=m, p=[c[0] for c in _CLASSES])
-    lo = np.array([c[1] for c in _CLASSES])[spu_class]
-    hi = np.array([c[2] for c in _CLASSES])[spu_class]
+    class_cdf = np.cumsum([[c[0] for c in _CLASSES], [c[1] for c in _CLASSES]], axis=1)
+    spu_class = (rng.random(m)[:, None] > class_cdf[np.where(_APPAREL[spu_cat], 0, 1)]).sum(axis=1).clip(max=3)
+    lo = np.array([c[2] for c in _CLASSES])[spu_class]
+    hi = np.array([c[3] for c in _CLASSES])[spu_class]
     spu_base = np.exp(rng.uniform(np.log(lo), np.log(hi)))
-    base = spu_base[spu] * np.where(apparel, _SIZE_SHARE[size], 1.0)
+    # within an apparel SPU one colour is the hit and another lags (lognormal colour shares, mean 1)
+    colour_share = np.exp(rng.normal(0, 0.4, size=(m, 4)))
+    colour_share /= colour_share.mean(axis=1, keepdims=True)
+    base = spu_base[spu] * np.where(apparel, _SIZE_SHARE[size] * colour_share[spu, np.minimum(j // 4, 3)], 1.0)
 
     # dates (day index: 0 = start): most SKUs older than the history, some launched during it,
     # a few new in the last 30 days
@@ -337,9 +376,14 @@ def _catalogue(rng: np.random.Generator, p: DemoParams) -> _Shop:
     next_mar31 = pd.Timestamp(year=end.year + 1 if end.month >= 4 else end.year, month=3, day=31)
     summer_end = (last_sep30 - start).days
     summer_end = np.where(spu_launch < summer_end - 60, summer_end, summer_end + 365)
-    spu_end_t = np.select([spu_season == 1, spu_season == 2], [summer_end, (next_mar31 - start).days],
-                          _NEVER)
-    spu_stop = np.where(spu_class == _STOPPING, (rng.uniform(0.15, 0.75, size=m) * p.days).astype(int), _NEVER)
+    # a fifth of the seasonal SPUs are a season's collection with an end date; the rest stay listed
+    collection = rng.random(m) < 0.2
+    spu_end_t = np.select([collection & (spu_season == 1), collection & (spu_season == 2)],
+                          [summer_end, (next_mar31 - start).days], _NEVER)
+    # a slow mover stops selling 15–75 % of the way from its launch (or the start) to the end
+    on_sale_from = np.maximum(spu_launch, 0)
+    spu_stop = np.where(spu_class == _STOPPING,
+                        on_sale_from + (rng.uniform(0.15, 0.75, size=m) * (p.days - on_sale_from)).astype(int), _NEVER)
     spu_cost = item_cost[spu_item] * np.exp(rng.normal(0, 0.25, size=m))
     spu_markup = rng.uniform(2.2, 3.5, size=m)
     price = np.ceil(spu_cost * spu_markup)[spu] - 0.1
@@ -421,7 +465,17 @@ def _catalogue(rng: np.random.Generator, p: DemoParams) -> _Shop:
     candidates = np.flatnonzero(~is_bundle & (klass == _REGULAR) & (launch_t < p.days - 120) & (end_t > p.days))
     if len(candidates) < 2:
         candidates = np.flatnonzero(~is_bundle & (launch_t < p.days - _TRAFFIC_DAYS) & (end_t > p.days))
-    ctr_jump, no_conversion = rng.choice(candidates, size=2, replace=False)
+    # the CTR jump needs traffic to show: a SKU from the best-selling quarter of the candidates
+    by_rate = candidates[np.argsort(-base_all[candidates], kind="stable")]
+    ctr_jump = rng.choice(by_rate[: max(len(by_rate) // 4, 1)])
+    no_conversion = rng.choice(candidates[candidates != ctr_jump])
+
+    # baskets: the SPUs of one pairing, shuffled, in groups of up to _BASKET_SPUS
+    pairing = item_pairing[spu_item]
+    shuffled = np.lexsort((rng.random(m), pairing))
+    rank = np.empty(m, int)
+    rank[shuffled] = np.arange(m) - np.searchsorted(pairing[shuffled], pairing[shuffled])
+    spu_basket = np.unique(pairing * m + rank // _BASKET_SPUS, return_inverse=True)[1].ravel()
 
     spu_product_id = 3_681_000_000_000_000_000 + (np.arange(m + n_bundles) * 9_999_991 + 1_234_567) % 10**15
     return _Shop(
@@ -438,6 +492,7 @@ def _catalogue(rng: np.random.Generator, p: DemoParams) -> _Shop:
         is_bundle=is_bundle, bundle_sku=b_sku, component_sku=c_sku, component_qty=c_qty,
         product_id=spu_product_id[all_spu].astype(str).astype(object),
         tiktok_sku_id=(1_729_000_000_000_000_000 + np.arange(n) * 1_000_003 * 7 + 4_242).astype(str).astype(object),
+        basket=np.concatenate([spu_basket[spu], np.max(spu_basket, initial=-1) + 1 + np.arange(n_bundles)]),
         ctr_jump_sku=int(ctr_jump), no_conversion_sku=int(no_conversion),
     )
 
@@ -502,9 +557,12 @@ def _calendar(rng: np.random.Generator, p: DemoParams, shop: _Shop) -> _Calendar
                          reservations=None, creator_id=None))
 
     on_sale = lambda t: (shop.launch_t <= t) & (t <= shop.end_t) & (t < shop.stop_t)  # noqa: E731
-    weight = np.sqrt(shop.base)
-    ev = []  # (t, sku, kind, creator, planned multiple, campaign row count)
-    n_featured = int(np.clip(round(0.04 * p.skus), 3, 150))
+    season, _ = _daily_factors(p.start, total)
+    # what the planner expects of a normal day: base rate in this season, with the SKU's trend
+    level = lambda t, s: shop.base[s] * season[shop.season[s], t] * np.exp(shop.trend[s] * t / 365)  # noqa: E731
+    ev = []  # (t, sku, kind, creator, realised multiple, planned units)
+    # featured SKUs per weekly session: 4 % of the shop (a large shop runs several live rooms)
+    n_featured = max(round(0.04 * p.skus), 3)
     live_days = np.arange(0, total, 7) + rng.integers(1, 6, size=len(range(0, total, 7)))
     live_days = live_days[live_days < total]
     past = live_days[live_days < p.days - 14]
@@ -513,10 +571,11 @@ def _calendar(rng: np.random.Generator, p: DemoParams, shop: _Shop) -> _Calendar
         t = int(t)
         pool = np.flatnonzero(on_sale(t))
         k = min(n_featured, len(pool))
-        skus = np.sort(rng.choice(pool, size=k, replace=False, p=weight[pool] / weight[pool].sum()))
+        weight = np.sqrt(level(t, pool))  # in-season sellers get the live slots
+        skus = np.sort(rng.choice(pool, size=k, replace=False, p=weight / weight.sum()))
         planned = np.exp(rng.uniform(np.log(10), np.log(100), size=k)) * (1.5 if t == flop_t else 1.0)
         actual = planned * (0.06 if t == flop_t else np.exp(rng.normal(0, 0.3, size=k)))
-        expected = np.maximum(np.round(shop.base[skus] * planned), 5)
+        expected = np.maximum(np.round(level(t, skus) * planned), 5)
         reservations = int(expected.sum() * rng.uniform(3, 8))
         cid = "LIVE-" + day_str(t, "")[:10].replace("-", "")
         for s, e, pl in zip(skus, expected, planned):
@@ -536,7 +595,7 @@ def _calendar(rng: np.random.Generator, p: DemoParams, shop: _Shop) -> _Calendar
         uplift = float(np.exp(rng.uniform(np.log(5), np.log(20))))
         cid = f"CRT-{day_str(t, '')[:10].replace('-', '')}-{_CREATORS[c][0][-4:]}"
         for s in skus:
-            expected = max(round(float(shop.base[s]) * uplift * duration), 3)
+            expected = max(round(float(level(t, s)) * uplift * duration), 3)
             rows.append(dict(campaign_id=cid, name=f"达人合作 {_CREATORS[c][1]}", kind="creator",
                              start=day_str(t, "00:00:00"), end=day_str(t + duration - 1, "23:59:59"),
                              sku=shop.code[s], expected_units=float(expected), uplift=round(uplift, 1),
@@ -578,24 +637,26 @@ class _Simulation:
     pos: pd.DataFrame  # purchase order lines
 
 
-def _daily_factors(p: DemoParams) -> tuple[np.ndarray, np.ndarray]:
+def _daily_factors(start: date, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Season curves (3, days) for all-year / summer / winter items and a weekday factor."""
-    dates = pd.date_range(p.start, periods=p.days, freq="D")
+    dates = pd.date_range(start, periods=days, freq="D")
     doy = dates.dayofyear.to_numpy()
     summer = 0.3 + 1.7 * np.clip(np.cos(2 * np.pi * (doy - 200) / 365), 0, 1)
     winter = 0.3 + 1.7 * np.clip(np.cos(2 * np.pi * (doy - 15) / 365), 0, 1)
     weekday = np.array([0.95, 0.95, 0.95, 0.95, 1.05, 1.15, 1.15])[dates.dayofweek.to_numpy()]
-    return np.stack([np.ones(p.days), summer, winter]), weekday
+    return np.stack([np.ones(days), summer, winter]), weekday
 
 
 def _simulate(rng: np.random.Generator, p: DemoParams, shop: _Shop, cal: _Calendar) -> _Simulation:
     """Run the shop day by day: receipts, demand, sales capped by stock, returns, reorders.
 
     Events within a day: PO receipts and completed restockable returns go on the shelf, bundles
-    take their components, then every SKU sells ``min(demand, on_hand)``.
+    take their components, then every SKU sells ``min(demand, on_hand)``; at the end of the day
+    the buyer places pre-buys for coming campaigns and, on each supplier's review weekday, the
+    (s, S) reorders (see :func:`_reorders`).
     """
     n, days = p.skus, p.days
-    season, weekday = _daily_factors(p)
+    season, weekday = _daily_factors(p.start, days)
     plain = ~shop.is_bundle
     po_in = np.zeros((days, n), np.int32)
     back_in = np.zeros((days, n), np.int32)
@@ -606,47 +667,56 @@ def _simulate(rng: np.random.Generator, p: DemoParams, shop: _Shop, cal: _Calend
     count_days = set(range(days - 1, -1, -7 if n <= 2000 else -28))
     counts: dict[int, np.ndarray] = {}
 
-    # opening stock, recorded as POs received in the 60 days before the start
+    # opening stock: 3–7 weeks of the first day's rate, recorded as POs received in the 60 days
+    # before the start
     launched = plain & (shop.launch_t <= 0)
-    opening_qty = _round_to_case(shop.base * (shop.lead + 30) * rng.uniform(0.6, 1.6, n), shop.moq, shop.case_pack)
+    first_rate = shop.base * season[shop.season, 0]
+    opening_qty = _round_to_case(first_rate * rng.uniform(21, 49, n), shop.moq, shop.case_pack)
     received_t = -rng.integers(1, 61, n)
     po_rows = [dict(sku=np.flatnonzero(launched), t_order=(received_t - shop.lead)[launched],
                     qty=opening_qty[launched], t_arrive=received_t[launched], eta=received_t[launched],
                     qty_received=opening_qty[launched])]
     on_hand = np.where(launched, opening_qty, 0).astype(np.int64)
 
-    # scheduled POs: first stock of SKUs launched during the history, pre-buys for campaigns
+    # first stock of SKUs launched during the history: 5 weeks of their in-season rate
     new = np.flatnonzero(plain & (shop.launch_t > 0) & (shop.launch_t < days))
-    new_qty = _round_to_case(shop.base[new] * (shop.lead[new] + 45), shop.moq[new], shop.case_pack[new])
-    prebuy = plain[cal.ev_sku] & (cal.ev_t - shop.lead[cal.ev_sku] - 3 >= 0)
-    pb_sku = cal.ev_sku[prebuy]
-    pb_qty = _round_to_case(0.8 * cal.ev_expected[prebuy], shop.moq[pb_sku], shop.case_pack[pb_sku])
-    sched_sku = np.concatenate([new, pb_sku])
-    sched_arrive = np.concatenate([shop.launch_t[new], cal.ev_t[prebuy] - 2])
-    sched_order = sched_arrive - np.concatenate([shop.lead[new], shop.lead[pb_sku] + 1])
-    sched_qty = np.concatenate([new_qty, pb_qty])
-    keep = sched_order < days
-    sched_sku, sched_arrive, sched_order, sched_qty = (a[keep] for a in (sched_sku, sched_arrive, sched_order, sched_qty))
-    order = np.argsort(sched_order, kind="stable")
-    sched_sku, sched_arrive, sched_order, sched_qty = (a[order] for a in (sched_sku, sched_arrive, sched_order, sched_qty))
-    sched_bounds = np.searchsorted(sched_order, np.arange(days + 1))
-    sched_bounds[0] = 0  # orders placed before the start are known on day 0
-    arrive_now = sched_arrive < days
-    np.add.at(po_in, (sched_arrive[arrive_now], sched_sku[arrive_now]), sched_qty[arrive_now])
-    po_rows.append(dict(sku=sched_sku, t_order=sched_order, qty=sched_qty, t_arrive=sched_arrive,
-                        eta=sched_arrive, qty_received=sched_qty))
+    launch_rate = shop.base[new] * season[shop.season[new], shop.launch_t[new]]
+    new_qty = _round_to_case(launch_rate * 35, shop.moq[new], shop.case_pack[new])
+    new_order = shop.launch_t[new] - shop.lead[new]
+    order = np.argsort(new_order, kind="stable")
+    new, new_qty, new_order = new[order], new_qty[order], new_order[order]
+    new_bounds = np.searchsorted(new_order, np.arange(days + 1))
+    new_bounds[0] = 0  # orders placed before the start are known on day 0
+    np.add.at(po_in, (shop.launch_t[new], new), new_qty)
+    po_rows.append(dict(sku=new, t_order=new_order, qty=new_qty, t_arrive=shop.launch_t[new],
+                        eta=shop.launch_t[new], qty_received=new_qty))
     pipeline = np.zeros(n, np.int64)
+
+    # pre-buys: decided lead time + 3 days before each live session or creator day
+    pb_ok = plain[cal.ev_sku] & (cal.ev_t - shop.lead[cal.ev_sku] - _PREBUY_DAYS >= 0)
+    pb_sku = cal.ev_sku[pb_ok]
+    pb_t = cal.ev_t[pb_ok] - shop.lead[pb_sku] - _PREBUY_DAYS
+    order = np.argsort(pb_t, kind="stable")
+    pb_sku, pb_t, pb_units = pb_sku[order], pb_t[order], cal.ev_expected[pb_ok][order]
+    pb_bounds = np.searchsorted(pb_t, np.arange(days + 1))
     ev_bounds = np.searchsorted(cal.ev_t, np.arange(days + 1))
 
-    trailing = np.zeros(n, np.int64)  # sales of the last 28 days
+    # what the buyer sees: the last 28 days' sales outside campaign days (divided by the season
+    # index), the days in stock outside campaign days, and the units restocked from returns
+    outlook = _SeasonOutlook(p.start, days, shop.season)
+    base_sales = np.zeros((_RATE_WINDOW, n), np.float32)
+    base_days = np.zeros((_RATE_WINDOW, n), np.int8)
+    sums = {"base_sales": np.zeros(n, np.float64), "base_days": np.zeros(n, np.int64),
+            "sales": np.zeros(n, np.int64), "returns": np.zeros(n, np.int64)}
+    known_rate = shop.base.copy()  # the buyer's last deseasonalised rate from enough in-stock days
     apparel = _APPAREL[shop.category]
     p_bad = np.where(apparel, 0.08, 0.30)  # share of returns for 质量问题 / 破损
     b_first = np.flatnonzero(np.r_[True, shop.bundle_sku[1:] != shop.bundle_sku[:-1]])
     line_parts: list[dict[str, np.ndarray]] = []
 
     for t in range(days):  # one iteration per day; everything inside is vectorised over SKUs
-        lo, hi = sched_bounds[t], sched_bounds[t + 1]
-        np.add.at(pipeline, sched_sku[lo:hi], sched_qty[lo:hi])
+        lo, hi = new_bounds[t], new_bounds[t + 1]
+        np.add.at(pipeline, new[lo:hi], new_qty[lo:hi])
         on_hand += po_in[t] + back_in[t]
         pipeline -= po_in[t]
 
@@ -654,10 +724,13 @@ def _simulate(rng: np.random.Generator, p: DemoParams, shop: _Shop, cal: _Calend
         rate *= 1 + (cal.promo_uplift[t] - 1) * shop.sensitivity
         rate *= (shop.launch_t <= t) & (t <= shop.end_t)
         rate *= np.where(t > shop.stop_t, 0.03, 1.0)
+        rate *= np.where(shop.end_t - t < _CLEARANCE_DAYS, _CLEARANCE_LIFT, 1.0)  # end-of-season sale (换季清仓)
         if t >= days - 10:
             rate[shop.ctr_jump_sku] *= 3.0
         lo, hi = ev_bounds[t], ev_bounds[t + 1]
         np.multiply.at(rate, cal.ev_sku[lo:hi], cal.ev_mult[lo:hi])
+        event_day = np.zeros(n, bool)
+        event_day[cal.ev_sku[lo:hi]] = True
         if t >= days - _TRAFFIC_DAYS:
             rate[shop.no_conversion_sku] = 0.0
             expected_rate[t - (days - _TRAFFIC_DAYS)] = rate
@@ -702,32 +775,99 @@ def _simulate(rng: np.random.Generator, p: DemoParams, shop: _Shop, cal: _Calend
                                done_day=done_day.astype(np.int32), closed=closed, exchange=exchange,
                                bad_reason=bad_reason))
 
-        trailing += sales
-        if t >= 28:
-            trailing -= sales_hist[t - 28]
-        if t % 7 == 3:  # weekly review: (s, S) on the trailing 28-day rate
-            selling = plain & (shop.launch_t <= t) & (t + shop.lead < shop.end_t) & (t < shop.stop_t)
-            rate_hat = np.maximum(trailing / 28, 0.3 * shop.base * selling)
-            cover = shop.lead + 7
-            position = on_hand + pipeline
-            need = selling & (position < 1.2 * rate_hat * cover) & (rate_hat > 0)
-            skus = np.flatnonzero(need)
-            q = _round_to_case(rate_hat[skus] * (cover[skus] + 30) - position[skus], shop.moq[skus], shop.case_pack[skus])
-            late = rng.random(len(skus)) < 0.3
-            delay = np.where(late, rng.integers(0, 4, len(skus)) + rng.random(len(skus)) * (shop.lead_max[skus] - shop.lead[skus]), 0).astype(int)
-            arrive = t + shop.lead[skus] + delay
-            short = rng.random(len(skus)) < 0.05
-            received = np.where(short, (q * 0.9).astype(np.int64), q)
-            pipeline[skus] += received
+        # the buyer's rate: sales per in-stock day outside campaigns, net of restocked returns
+        slot = t % _RATE_WINDOW
+        in_stock_base = (opening_hist[t] > 0) & ~event_day
+        deseasonalised = np.where(event_day, 0, sales) / season[shop.season, t]
+        sums["base_sales"] += deseasonalised - base_sales[slot]
+        sums["base_days"] += in_stock_base - base_days[slot]
+        sums["sales"] += sales - (sales_hist[t - _RATE_WINDOW] if t >= _RATE_WINDOW else 0)
+        sums["returns"] += back_in[t] - (back_in[t - _RATE_WINDOW] if t >= _RATE_WINDOW else 0)
+        base_sales[slot], base_days[slot] = deseasonalised, in_stock_base
+        kept = 1 - np.minimum(sums["returns"] / np.maximum(sums["sales"], 1), 0.9)
+        enough = sums["base_days"] >= 7
+        known_rate = np.where(enough, sums["base_sales"] / np.maximum(sums["base_days"], 1) * kept, known_rate)
+
+        lo, hi = pb_bounds[t], pb_bounds[t + 1]
+        if hi > lo:
+            skus, which = np.unique(pb_sku[lo:hi], return_inverse=True)
+            campaign_units = np.bincount(which, weights=pb_units[lo:hi])
+            # enough for the campaign on top of normal sales until it starts
+            normal_sales = outlook.units(known_rate[skus], skus, t, shop.lead[skus] + _PREBUY_DAYS)
+            short = campaign_units + normal_sales - on_hand[skus] - pipeline[skus]
+            skus, short = skus[short > 0], short[short > 0]
+            q = _round_to_case(short, shop.moq[skus], shop.case_pack[skus])
+            arrive = t + shop.lead[skus] + 1
+            pipeline[skus] += q
             inside = arrive < days
-            np.add.at(po_in, (arrive[inside], skus[inside]), received[inside])
-            po_rows.append(dict(sku=skus, t_order=np.full(len(skus), t), qty=q, t_arrive=arrive,
-                                eta=t + shop.lead[skus], qty_received=received))
+            np.add.at(po_in, (arrive[inside], skus[inside]), q[inside])
+            po_rows.append(dict(sku=skus, t_order=np.full(len(skus), t), qty=q, t_arrive=arrive, eta=arrive,
+                                qty_received=q))
+
+        review = plain & ((t - shop.supplier) % 7 == 0)
+        if t >= days - _UNWATCHED_DAYS:  # the buyer misses the SKU whose traffic is about to jump
+            review[shop.ctr_jump_sku] = False
+        po = _reorders(rng, t, review, known_rate, on_hand + pipeline, shop, outlook)
+        if po is not None:
+            pipeline[po["sku"]] += po["qty_received"]
+            inside = po["t_arrive"] < days
+            np.add.at(po_in, (po["t_arrive"][inside], po["sku"][inside]), po["qty_received"][inside])
+            po_rows.append(po)
 
     lines = {k: np.concatenate([part[k] for part in line_parts]) for k in line_parts[0]}
     pos = pd.DataFrame({k: np.concatenate([np.asarray(r[k]) for r in po_rows]) for k in po_rows[0]})
     return _Simulation(demand=demand_hist, sales=sales_hist, opening=opening_hist, counts=counts,
                        expected_rate=expected_rate, lines=lines, pos=pos)
+
+
+class _SeasonOutlook:
+    """The buyer's seasonal forecast: a deseasonalised rate times the season index ahead."""
+
+    def __init__(self, start: date, days: int, season: np.ndarray):
+        curves, _ = _daily_factors(start, days + _OUTLOOK_DAYS + 1)
+        self.cumulative = np.concatenate([np.zeros((3, 1)), np.cumsum(curves, axis=1)], axis=1)
+        self.season = season
+
+    def units(self, rate: np.ndarray, skus: np.ndarray, t: int, horizon: np.ndarray) -> np.ndarray:
+        """Units expected to sell over days [t, t + horizon) (horizon capped at ``_OUTLOOK_DAYS``)."""
+        ahead = t + np.clip(horizon, 0, _OUTLOOK_DAYS)
+        curve = self.season[skus]
+        return rate * (self.cumulative[curve, ahead] - self.cumulative[curve, t])
+
+
+def _reorders(rng, t: int, review: np.ndarray, rate: np.ndarray, position: np.ndarray, shop: _Shop,
+              outlook: _SeasonOutlook) -> dict | None:
+    """The buyer's periodic-review (s, S) orders of day ``t`` for the SKUs under ``review``.
+
+    Rule (Silver, Pyke & Peterson, periodic review with a seasonal-index forecast): the rate is
+    the deseasonalised rate of the last 28 days; when the stock position (on hand plus open
+    POs) is below s = the units expected over the lead time + review period, order up to S =
+    the units expected over the lead time + review period + ``_CYCLE_DAYS``, at least the MOQ
+    and in whole cases. A long-tail SKU whose MOQ outlasts ``_LONG_TAIL_DAYS`` of sales is
+    reordered only once sold out; no order is placed that would not sell within a year. A
+    collection is ordered only while the goods can still sell for two weeks before its
+    end-of-season sale, only up to what sells by then, and not when the MOQ would not sell by
+    then. Suppliers deliver late 30 % of the time (up to their longest lead time) and short
+    (90 %) 5 % of the time.
+    """
+    days_left = shop.end_t - _CLEARANCE_DAYS - t - shop.lead  # full-price selling days once they arrive
+    candidates = np.flatnonzero(review & (shop.launch_t <= t) & (days_left > 14) & (rate > 0))
+    rate, lead, position = rate[candidates], shop.lead[candidates], position[candidates]
+    expected = lambda horizon: outlook.units(rate, candidates, t, horizon)  # noqa: E731
+    long_tail = shop.moq[candidates] > expected(np.full(len(candidates), _LONG_TAIL_DAYS))
+    need = (position < expected(lead + _REORDER_SLACK_DAYS)) & (~long_tail | (position <= 0))
+    sellable = expected(lead + days_left[candidates])  # by the end-of-season sale, within a year
+    cover = np.minimum(_REVIEW_DAYS + _CYCLE_DAYS, days_left[candidates])
+    q = _round_to_case(expected(lead + cover) - position, shop.moq[candidates], shop.case_pack[candidates])
+    keep = need & (q <= sellable)
+    skus, q = candidates[keep], q[keep]
+    if len(skus) == 0:
+        return None
+    late = rng.random(len(skus)) < 0.3
+    delay = np.where(late, rng.integers(0, 4, len(skus)) + rng.random(len(skus)) * (shop.lead_max[skus] - shop.lead[skus]), 0).astype(int)
+    short = rng.random(len(skus)) < 0.05
+    return dict(sku=skus, t_order=np.full(len(skus), t), qty=q, t_arrive=t + shop.lead[skus] + delay,
+                eta=t + shop.lead[skus], qty_received=np.where(short, (q * 0.9).astype(np.int64), q))
 
 
 # ==========================================================================================
@@ -839,6 +979,51 @@ class _CsvSink:
         self._file.close()
 
 
+class _SplitCsvSink:
+    """A 抖店 export written as files of at most ``max_lines`` data lines each.
+
+    The files are ``<stem>_part01.csv``, ``<stem>_part02.csv`` …; an export that fits in one
+    file keeps the plain name ``<stem>.csv``. Every file carries the header (and the BOM).
+    """
+
+    def __init__(self, out: Path, stem: str, columns, max_lines: int, **csv_options):
+        self.out, self.stem, self.columns, self.max_lines = out, stem, list(columns), max_lines
+        self.csv_options = csv_options
+        self.parts: list[_CsvSink] = []
+        self.rows = 0
+        for stale in (out / f"{stem}.csv", *out.glob(f"{stem}_part*.csv")):  # from an earlier run
+            stale.unlink(missing_ok=True)
+
+    def _new_part(self) -> None:
+        path = self.out / f"{self.stem}_part{len(self.parts) + 1:02d}.csv"
+        self.parts.append(_CsvSink(path, self.columns, **self.csv_options))
+
+    def write(self, columns: dict[str, pa.Array]) -> None:
+        n, done = len(columns[self.columns[0]]), 0
+        while done < n:  # one iteration per file the rows reach into
+            if not self.parts or self.parts[-1].rows == self.max_lines:
+                if self.parts:
+                    self.parts[-1].close()
+                self._new_part()
+            take = min(n - done, self.max_lines - self.parts[-1].rows)
+            self.parts[-1].write({c: _text(columns[c]).slice(done, take) for c in self.columns})
+            done += take
+        self.rows += n
+
+    def close(self) -> dict[str, int]:
+        """Close the last file; return data lines per file name."""
+        if not self.parts:
+            self._new_part()
+        self.parts[-1].close()
+        if len(self.parts) == 1:
+            self.parts[0].path = self.parts[0].path.rename(self.out / f"{self.stem}.csv")
+        return {part.path.name: part.rows for part in self.parts}
+
+    def locate(self, row: int) -> tuple[str, int]:
+        """File name and 1-based line (header = line 1) of data row ``row`` (0-based, over all files)."""
+        return self.parts[row // self.max_lines].path.name, row % self.max_lines + 2
+
+
 def _write_fast_csv(path: Path, columns: dict[str, np.ndarray]) -> int:
     """A large template (stock, traffic): integer and text columns, written without pandas."""
     sink = _CsvSink(path, columns)
@@ -915,19 +1100,26 @@ def _expand_lines(rng, p: DemoParams, shop: _Shop, cal: _Calendar, sim: _Simulat
     created = start_s + t * _DAY + tod
 
     platform_tiktok = rng.random(m) < p.tiktok_share
-    order = np.lexsort((sku, created))
+    # multi-line orders: lines of one day, platform and basket group (the same SPU or a paired
+    # item, e.g. 连衣裙 + 针织开衫) are shuffled and neighbours joined into orders of 2–3 lines
+    order = np.lexsort((rng.random(m), shop.basket[sku], platform_tiktok, t))
     x = {k: v[order] for k, v in x.items()}
     t, sku, created, fate = t[order], sku[order], created[order], fate[order]
     channel, creator, source, platform_tiktok = channel[order], creator[order], source[order], platform_tiktok[order]
-    # about one line in ten shares its order with the line before (same buyer, same cart)
-    prev = np.r_[-1, np.arange(m - 1)]
-    join = ((rng.random(m) < 0.1) & (prev >= 0) & (fate == 0) & (fate[prev] == 0)
-            & (t == t[prev]) & (sku != sku[prev]) & (channel == channel[prev])
-            & (creator == creator[prev]) & (platform_tiktok == platform_tiktok[prev]))
-    join[0] = False
+    prev, prev2 = np.maximum(np.arange(m) - 1, 0), np.maximum(np.arange(m) - 2, 0)
+    join = ((rng.random(m) < _JOIN_SHARE) & (np.arange(m) > 0) & (fate == 0) & (fate[prev] == 0)
+            & (t == t[prev]) & (platform_tiktok == platform_tiktok[prev])
+            & (shop.basket[sku] == shop.basket[sku[prev]]) & (sku != sku[prev]))
+    join &= ~join[prev] | (sku != sku[prev2])  # a third line holds a third SKU
+    run_start = np.maximum.accumulate(np.where(join, 0, np.arange(m)))
+    join &= np.arange(m) - run_start <= 2  # at most 3 lines: the 4th line starts a new order
     first_line = np.maximum.accumulate(np.where(join, 0, np.arange(m)))
-    created = created[first_line]
-    platform_tiktok = platform_tiktok[first_line]
+    created, platform_tiktok = created[first_line], platform_tiktok[first_line]
+    channel, creator, source = channel[first_line], creator[first_line], source[first_line]  # one source per order
+    order = np.lexsort((np.arange(m), first_line, created))  # by time, the lines of an order together
+    x = {k: v[order] for k, v in x.items()}
+    t, sku, created, fate, join = t[order], sku[order], created[order], fate[order], join[order]
+    channel, creator, source, platform_tiktok = channel[order], creator[order], source[order], platform_tiktok[order]
     new_order = ~join
     dy_orders = np.cumsum(new_order & ~platform_tiktok)
     tk_orders = np.cumsum(new_order & platform_tiktok)
@@ -964,6 +1156,7 @@ def _expand_lines(rng, p: DemoParams, shop: _Shop, cal: _Calendar, sim: _Simulat
     refund_reason = rng.integers(0, 2, m)
 
     discount = np.where(channel == _CHANNEL_LIVE, 0.9, 1.0) * cal.discount[t] * np.where(x["presale"], 0.95, 1.0)
+    discount *= np.where(shop.end_t[sku] - t < _CLEARANCE_DAYS, _CLEARANCE_PRICE, 1.0)
     paid_cents = np.round(shop.price_cents[sku] * x["qty"] * discount).astype(np.int64)
     usd_paid = np.round(shop.usd_cents[sku] * x["qty"] * discount).astype(np.int64)
     return dict(t=t, sku=sku, qty=x["qty"].astype(np.int64), fate=fate, presale=x["presale"], returned=x["returned"],
@@ -1125,8 +1318,12 @@ def _tiktok_columns(x: dict, rows: np.ndarray, S: int, shop: _Shop, rng, csv_mod
     return cols, serial
 
 
-def _bad_rows(columns: dict[str, pa.Array], n_rows: int, start_line: int) -> tuple[dict, list[dict]]:
-    """Insert five broken copies of real rows into the first 抖店 chunk; return them for the manifest."""
+def _bad_rows(columns: dict[str, pa.Array], n_rows: int, first_row: int) -> tuple[dict, list[dict]]:
+    """Insert five broken copies of real rows into the first 抖店 chunk; return them for the manifest.
+
+    ``first_row`` is the export's data-row index (0-based) of the chunk's first row; each entry's
+    ``data_row`` is the export's data-row index of the broken row.
+    """
     spots = [(i + 1) * n_rows // 6 for i in range(5)]
     problems = [
         ("订单提交时间", "2025-13-45 25:61:00", "unparseable date"),
@@ -1145,8 +1342,7 @@ def _bad_rows(columns: dict[str, pa.Array], n_rows: int, start_line: int) -> tup
         if column == "商家编码":
             row["商品ID"] = "-"
         pieces.append(pa.Table.from_pylist([row], schema=table.schema))
-        injected.append(dict(file="douyin_orders_1.csv", row=start_line + spot + k + 1, column=column,
-                             value=value, problem=problem))
+        injected.append(dict(data_row=first_row + spot + k, column=column, value=value, problem=problem))
         prev = spot
     pieces.append(table.slice(prev))
     merged = pa.concat_tables(pieces)
@@ -1161,9 +1357,10 @@ def _write_orders(rng, p: DemoParams, shop: _Shop, cal: _Calendar, sim: _Simulat
     last_day_1 = days - 1 - _DOUYIN_LAG_DAYS
     first_day_2 = days - _DOUYIN_RECENT_DAYS
     amounts = ("商品单价", "订单应付金额", "退款金额")
-    dy1 = _CsvSink(out / "douyin_orders_1.csv", _DOUYIN_COLUMNS, bom=True, quoted=amounts)
-    dy2 = _CsvSink(out / "douyin_orders_2.csv", _DOUYIN_COLUMNS_2, bom=True, quoted=amounts)
-    after = _CsvSink(out / "douyin_after_sales.csv", _AFTER_SALES_COLUMNS, bom=True, quoted=amounts)
+    split = dict(max_lines=p.douyin_max_lines, bom=True, quoted=amounts)
+    dy1 = _SplitCsvSink(out, "douyin_orders_1", _DOUYIN_COLUMNS, **split)
+    dy2 = _SplitCsvSink(out, "douyin_orders_2", _DOUYIN_COLUMNS_2, **split)
+    after = _SplitCsvSink(out, "douyin_after_sales", _AFTER_SALES_COLUMNS, **split)
     tiktok_names = [c for c, _ in _TIKTOK_COLUMNS]
     tiktok_header = [tiktok_names, [d for _, d in _TIKTOK_COLUMNS]]
     tiktok_tables: list[tuple[dict, np.ndarray]] = []
@@ -1182,7 +1379,7 @@ def _write_orders(rng, p: DemoParams, shop: _Shop, cal: _Calendar, sim: _Simulat
         if len(rows1):
             cols = _douyin_columns(x, rows1, S1, shop, "%Y-%m-%d %H:%M:%S")
             if not injected and len(rows1) >= 12:
-                cols, injected = _bad_rows(cols, len(rows1), dy1.rows + 1)
+                cols, injected = _bad_rows(cols, len(rows1), dy1.rows)
             dy1.write(cols)
         rows2 = np.flatnonzero(douyin & (x["t"] >= first_day_2))
         if len(rows2):
@@ -1207,10 +1404,10 @@ def _write_orders(rng, p: DemoParams, shop: _Shop, cal: _Calendar, sim: _Simulat
         shipped = x["fate"] == _FATE_PAID
         units_by_platform += np.bincount(x["tiktok"][shipped].astype(int), weights=x["qty"][shipped], minlength=2).astype(np.int64)
 
-    for sink in (dy1, dy2, after):
-        sink.close()
-    files = {"douyin_orders_1.csv": dy1.rows, "douyin_orders_2.csv": dy2.rows,
-             "douyin_after_sales.csv": after.rows}
+    files = {name: rows for sink in (dy1, dy2, after) for name, rows in sink.close().items()}
+    for bad in injected:
+        bad["file"], bad["row"] = dy1.locate(bad.pop("data_row"))
+        bad.update({k: bad.pop(k) for k in ("column", "value", "problem")})  # manifest key order
     if tiktok_csv is not None:
         tiktok_csv.close()
         files["tiktok_OrderSKUList.csv"] = tiktok_csv.rows
@@ -1343,7 +1540,10 @@ def _purchase_order_frame(p: DemoParams, shop: _Shop, sim: _Simulation) -> pd.Da
     po = po.sort_values(["t_order", "sku"], kind="stable").reset_index(drop=True)
     sku = po["sku"].to_numpy()
     supplier = shop.supplier[sku]
-    group = po.groupby([po["t_order"], supplier], sort=False).ngroup().to_numpy()  # one PO per supplier and day
+    # one PO per supplier and day; a SKU ordered twice that day (a pre-buy and a reorder) goes
+    # on a second PO, since a PO lists each SKU once
+    repeat = po.groupby(["t_order", "sku"], sort=False).cumcount().to_numpy()
+    group = po.groupby([po["t_order"], supplier, repeat], sort=False).ngroup().to_numpy()
     day = lambda t: pd.Series((pd.Timestamp(p.start) + pd.to_timedelta(t, unit="D")).strftime("%Y-%m-%d"))  # noqa: E731
     received = po["t_arrive"].to_numpy() < p.days
     ordered = day(po["t_order"].to_numpy())
@@ -1404,6 +1604,7 @@ Intake marks everything imported from this folder as demo (it holds `{MARKER_FIL
 - `douyin_orders_1.csv` covers the history up to 7 days before the end with statuses as they were
   then; `douyin_orders_2.csv` covers the last 60 days with statuses as of the end (re-import
   updates statuses). Five deliberately broken rows sit in the first file (see the manifest).
+  An export longer than {p.douyin_max_lines:,} lines is split into `<name>_part01.csv`, `_part02` ….
 - `traffic.csv` holds the last 90 days only: per SKU per day it would otherwise be the largest file,
   and shop analytics exports keep about 90 days.
 - Sales stop when stock runs out, so some SKU-days are censored stock-outs.
@@ -1417,7 +1618,8 @@ Regenerate: `python -m restock demo --out DIR --skus {p.skus} --days {p.days} --
 # ==========================================================================================
 
 
-def generate(out_dir, skus: int = 200, days: int = 540, seed: int = 7, end: str = "2026-11-22") -> dict:
+def generate(out_dir, skus: int = 200, days: int = 540, seed: int = 7, end: str = "2026-11-22",
+             douyin_max_lines: int = 1_000_000) -> dict:
     """Write the demo shop's raw export files into ``out_dir`` and return the manifest.
 
     The shop is simulated day by day (see the module docstring for the demand, stock-out,
@@ -1430,6 +1632,8 @@ def generate(out_dir, skus: int = 200, days: int = 540, seed: int = 7, end: str 
         days: days of history ending on ``end`` (90 … 3,650).
         seed: random seed; the same arguments give byte-identical files.
         end: last day of history, ``YYYY-MM-DD``.
+        douyin_max_lines: data lines per 抖店 export file; longer exports are split into
+            ``<name>_part01.csv`` … (see :class:`DemoParams`).
 
     Returns:
         The manifest: demo flag, shop name, seed, sizes, dates, files with row counts and sizes,
@@ -1438,7 +1642,7 @@ def generate(out_dir, skus: int = 200, days: int = 540, seed: int = 7, end: str 
     Raises:
         ValueError: a parameter is out of range, naming it and its value.
     """
-    p = DemoParams(skus=skus, days=days, seed=seed, end=end)
+    p = DemoParams(skus=skus, days=days, seed=seed, end=end, douyin_max_lines=douyin_max_lines)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(p.seed)
