@@ -43,7 +43,12 @@ def project(tmp_path, monkeypatch):
         "ctx.save('first', pd.DataFrame({'x': [1]}))\n"
         "ctx.record('as_of_seen', str(ctx.as_of.date()))",
     )
-    _notebook(notebooks / "b_second.ipynb", "print('<script>alert(1)</script>')")
+    _notebook(
+        notebooks / "b_second.ipynb",
+        "import pandas as pd\n"
+        "print('<script>alert(1)</script>')\n"
+        "pd.DataFrame({'name': ['<script>alert(2)</script>', '=HYPERLINK(\"http://x\",\"y\")']})",
+    )
     monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)
     store_path = tmp_path / "store.duckdb"
     line = pd.DataFrame(
@@ -88,7 +93,8 @@ def test_run_writes_dated_folder_with_pages_index_log_and_figures(project):
     assert json.loads((final / "figures.json").read_text())["a_first.as_of_seen"] == "2026-03-05"
     page = (final / "b_second.html").read_text()
     assert "print(" not in page  # code hidden
-    assert "<script>alert(1)</script>" not in page  # output text escaped
+    assert "<script>alert(1)</script>" not in page  # printed text escaped
+    assert "<script>alert(2)</script>" not in page and "&lt;script&gt;alert(2)" in page  # table cells too
     assert any("[2/2] b_second" in line for line in lines)
     assert not list((tmp_path / "out").glob(".*"))  # no partial folder left behind
 

@@ -83,3 +83,10 @@ def test_replenishment_workbook_is_labelled_demo_and_explains_orders(run_dir):
     policy = pd.read_parquet(run_dir / "data" / "policy.parquet")
     ordered = policy[policy["suggested_qty"] > 0]
     assert len(ordered) > 0 and ordered["reason"].str.len().gt(20).all()
+
+
+def test_notebooks_run_without_warnings_or_missing_glyphs(run_dir):
+    for executed in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+        stderr = ["".join(o.get("text", "")) for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        assert stderr == [], f"{executed.name}: {stderr[:2]}"
