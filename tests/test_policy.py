@@ -350,3 +350,10 @@ def test_campaign_check(result):
     assert k2.loc["B", "stock_at_start"] == 75
     assert k2.loc["B", "campaign_units"] == 2  # the shop-wide 500 is not one SKU's figure
     assert k2.loc["B", "status"] == "ok" and k2.loc["B", "expedite_qty"] == 0
+
+
+def test_a_bundle_is_never_ordered_itself(shop):
+    bundle = table("products", [{"sku": "GIFT", "name": "礼盒", "supplier": None, "bundle_components": "A*1;C*2"}])
+    shop = {**shop, "products": pd.concat([shop["products"], bundle], ignore_index=True)}
+    planned = compute_policy(**shop, as_of=AS_OF, params=PARAMS).policy
+    assert "GIFT" not in set(planned["sku"]) and {"A", "C"} <= set(planned["sku"])

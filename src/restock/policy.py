@@ -616,8 +616,9 @@ def compute_policy(products: pd.DataFrame, stock: pd.DataFrame, purchase_orders:
     products = products.drop_duplicates("sku", keep="last").set_index("sku")
     warehouse_split = _latest_stock(stock, as_of)
     ltd = lead_time_demand.drop_duplicates("sku", keep="last").set_index("sku")
-    skus = pd.Index(
-        sorted(set(products.index.dropna()) | set(warehouse_split["sku"]) | set(ltd.index.dropna())),
+    bundles = set(products.index[products["bundle_components"].fillna("").str.strip() != ""])
+    skus = pd.Index(  # a bundle holds no stock: its components are planned instead
+        sorted((set(products.index.dropna()) | set(warehouse_split["sku"]) | set(ltd.index.dropna())) - bundles),
         name="sku", dtype="string",
     )
 
