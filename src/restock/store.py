@@ -6,10 +6,10 @@ to change a column. Each canonical table carries one extra column, ``import_id``
 import that last wrote the row.
 
 Writes are set-based upserts on the table's key, never a statement per row: the DataFrame
-is registered with DuckDB and copied once into a typed staging table; a ``GROUP BY`` on the
-key drops in-frame duplicates but the last; one left join against the stored table sorts
-the rows into new, changed and unchanged; then one ``UPDATE … FROM`` and one
-``INSERT … SELECT``. So re-importing the same or an overlapping export changes nothing, and
+is handed to DuckDB as an Arrow table (scanned in place, never copied into a staging table);
+a ``GROUP BY`` on the key finds in-frame duplicates (the last wins); one left join against
+the stored table sorts the rows into new, changed and unchanged; then one ``UPDATE … FROM``
+and one ``INSERT … SELECT``. So re-importing the same or an overlapping export changes nothing, and
 a newer export of an order line updates it. The key is enforced by the upsert rather than
 by a ``PRIMARY KEY``: key columns may be null (``order_lines.shop``, ``campaigns.sku``
 meaning "every SKU"), which a primary key refuses, and nulls compare as equal here
@@ -100,6 +100,7 @@ _IMPORT_COUNTS = ("rows_in", "stored", "inserted", "updated", "quarantined", "du
 _QUARANTINE_STORED = {**QUARANTINE_COLUMNS, "import_id": "Int64"}
 
 _INCOMING = "_restock_incoming"  # name the frame being written is registered under
+_POS = "_pos"  # row number of the frame being written, added to its Arrow table
 _ARROW_TO_PANDAS = {
     pa.string(): pd.StringDtype("pyarrow"),  # no copy out of Arrow
     pa.large_string(): pd.StringDtype("pyarrow"),
@@ -166,11 +167,12 @@ def _update_condition(table: Table, previous_import: int | None) -> str:
     return condition
 
 
-def _registrable(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[str]]:
-    """The frame to hand to DuckDB and the table columns it holds.
+def _registrable(df: pd.DataFrame, table: Table) -> tuple[pa.Table, list[str]]:
+    """The rows as an Arrow table for DuckDB to scan in place, and the table columns it holds.
 
-    ``df`` itself when each of its table columns already has the schema dtype, so a large
-    conformed frame is scanned in place instead of copied; otherwise ``conform(df)``.
+    Columns already of the schema dtype convert without copying their strings; others are
+    conformed first. A ``_pos`` column numbers the rows (0 …), which decides which of two
+    duplicate keys is the last.
 
     Raises:
         ValueError: a required column is missing.
@@ -179,67 +181,70 @@ def _registrable(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[str
     if missing:
         raise ValueError(f"{table.name}: required columns missing: {missing}")
     present = [c for c in table.columns if c in df.columns]
-    if all(df[c].dtype == pd.api.types.pandas_dtype(table.columns[c]) for c in present):
-        return df, present
-    return conform(df, table.name), list(table.columns)
+    if not all(df[c].dtype == pd.api.types.pandas_dtype(table.columns[c]) for c in present):
+        df, present = conform(df, table.name), list(table.columns)
+    arrow = pa.Table.from_pandas(df[present], preserve_index=False)
+    return arrow.append_column(_POS, pa.array(np.arange(len(df), dtype=np.int64))), present
 
 
-def _stage_sql(table: Table, present: list[str]) -> str:
-    """Copy the registered frame into ``_incoming`` with the store's column types.
+def _incoming_sql(table: Table, present: list[str]) -> str:
+    """The registered rows with the store's column types (missing optional columns as nulls).
 
-    Missing optional columns become typed nulls. Insertion order is preserved (the
-    connection keeps ``preserve_insertion_order``), so ``_incoming.rowid`` is the row's
-    position in the frame, which decides which of two duplicate keys is the last.
+    A subquery, not a copy: DuckDB scans the Arrow buffers where they are.
     """
-    items = (
+    items = [
         f"CAST({_q(c) if c in present else 'NULL'} AS {_sql_type(t)}) AS {_q(c)}" for c, t in table.columns.items()
-    )
-    return f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {', '.join(items)} FROM {_INCOMING}"
+    ]
+    return f"(SELECT {', '.join(items)}, {_POS} FROM {_INCOMING})"
 
 
 def _null_count_sql(table: Table) -> str:
-    """Nulls per required column of ``_incoming``, in ``table.required`` order."""
-    return "SELECT " + ", ".join(f"count(*) FILTER ({_q(c)} IS NULL)" for c in table.required) + " FROM _incoming"
+    """Nulls per required column of the registered rows, in ``table.required`` order."""
+    counts = ", ".join(f"count(*) FILTER ({_q(c)} IS NULL)" for c in table.required)
+    return f"SELECT {counts} FROM {_INCOMING}"
 
 
-def _drop_superseded_sql(table: Table) -> str:
-    """Delete every ``_incoming`` row whose key appears again later in the frame (last wins)."""
+def _superseded_sql(table: Table) -> str:
+    """``_superseded``: rows whose key appears again later in the frame (the last one wins)."""
     key = ", ".join(_q(c) for c in table.key)
     return (
-        f"DELETE FROM _incoming i USING (SELECT {key}, max(rowid) AS _keep FROM _incoming "
-        f"GROUP BY {key} HAVING count(*) > 1) d "
-        f"WHERE {_null_safe_match('i', 'd', table.key)} AND i.rowid <> d._keep"
+        f"CREATE OR REPLACE TEMP TABLE _superseded AS SELECT i.{_POS} FROM {_INCOMING} i "
+        f"JOIN (SELECT {key}, max({_POS}) AS _keep FROM {_INCOMING} GROUP BY {key} HAVING count(*) > 1) d "
+        f"ON {_null_safe_match('i', 'd', table.key)} WHERE i.{_POS} <> d._keep"
     )
 
 
-def _actions_sql(table: Table, previous_import: int | None) -> str:
+def _actions_sql(table: Table, incoming: str, previous_import: int | None, superseded: bool) -> str:
     """``_actions``: incoming rows to write (``_pos``) and the stored row's rowid (null = insert)."""
-    return (
-        f"CREATE OR REPLACE TEMP TABLE _actions AS SELECT i.rowid AS _pos, t.rowid AS _rowid "
-        f"FROM _incoming i LEFT JOIN {_q(table.name)} t ON {_null_safe_match('i', 't', table.key)} "
-        f"WHERE t.rowid IS NULL OR ({_update_condition(table, previous_import)})"
+    sql = (
+        f"CREATE OR REPLACE TEMP TABLE _actions AS SELECT i.{_POS}, t.rowid AS _rowid "
+        f"FROM {incoming} i LEFT JOIN {_q(table.name)} t ON {_null_safe_match('i', 't', table.key)} "
+        f"WHERE (t.rowid IS NULL OR ({_update_condition(table, previous_import)}))"
     )
+    if superseded:
+        sql += f" AND i.{_POS} NOT IN (SELECT {_POS} FROM _superseded)"
+    return sql
 
 
-def _update_sql(table: Table) -> str:
+def _update_sql(table: Table, incoming: str) -> str:
     """Replace the stored rows named in ``_actions`` by their incoming values."""
     target = _q(table.name)
     assignments = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in table.columns if c not in table.key)
     return (
         f"UPDATE {target} SET {assignments}, import_id = ? "
-        "FROM (SELECT a._rowid, i.* FROM _actions a JOIN _incoming i ON i.rowid = a._pos "
+        f"FROM (SELECT a._rowid, i.* FROM _actions a JOIN {incoming} i ON i.{_POS} = a.{_POS} "
         "WHERE a._rowid IS NOT NULL) c "
         f"WHERE {target}.rowid = c._rowid"
     )
 
 
-def _insert_sql(table: Table, every_row: bool) -> str:
+def _insert_sql(table: Table, incoming: str, every_row: bool) -> str:
     """Insert the incoming rows that ``_actions`` marks as new (all of them: no lookup)."""
     columns = ", ".join(_q(c) for c in table.columns)
     selected = ", ".join(f"i.{_q(c)}" for c in table.columns)
-    sql = f"INSERT INTO {_q(table.name)} ({columns}, import_id) SELECT {selected}, ? FROM _incoming i"
+    sql = f"INSERT INTO {_q(table.name)} ({columns}, import_id) SELECT {selected}, ? FROM {incoming} i"
     if not every_row:
-        sql += " WHERE i.rowid IN (SELECT _pos FROM _actions WHERE _rowid IS NULL)"
+        sql += f" WHERE i.{_POS} IN (SELECT {_POS} FROM _actions WHERE _rowid IS NULL)"
     return sql
 
 
@@ -303,8 +308,7 @@ class Store:
             raise FileNotFoundError(f"store not found: {self.path} (import exports first: restock intake)")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        # upsert relies on insertion order (the last of two duplicate keys wins)
-        self._con = duckdb.connect(str(self.path), read_only=read_only, config={"preserve_insertion_order": True})
+        self._con = duckdb.connect(str(self.path), read_only=read_only)
         if not read_only:
             self._create_schema()
 
@@ -366,28 +370,30 @@ class Store:
             ValueError: unknown table, a required column missing, or nulls in one.
         """
         spec = _table(table)
-        frame, present = _registrable(df, spec)
-        if frame.empty:
+        rows, present = _registrable(df, spec)
+        if rows.num_rows == 0:
             return UpsertCounts(0, 0, 0)
         previous_import = None if import_id is None else self._previous_import(import_id)
-        self._con.register(_INCOMING, frame)
+        incoming = _incoming_sql(spec, present)
+        self._con.register(_INCOMING, rows)
         self._con.begin()
         try:
-            self._con.execute(_stage_sql(spec, present))
             null_counts = self._con.execute(_null_count_sql(spec)).fetchall()[0]
             nulls = {c: n for c, n in zip(spec.required, null_counts) if n}
             if nulls:
                 raise ValueError(f"{table}: nulls in required columns (rows per column): {nulls}")
-            superseded = self._con.execute(_drop_superseded_sql(spec)).fetchall()[0][0]
-            self._con.execute(_actions_sql(spec, previous_import))
+            self._con.execute(_superseded_sql(spec))
+            superseded = self._scalar("SELECT count(*) FROM _superseded")
+            self._con.execute(_actions_sql(spec, incoming, previous_import, superseded > 0))
             inserted, updated = self._con.execute(
                 "SELECT count(*) FILTER (_rowid IS NULL), count(*) FILTER (_rowid IS NOT NULL) FROM _actions"
             ).fetchall()[0]
             if updated:
-                self._con.execute(_update_sql(spec), [import_id])
+                self._con.execute(_update_sql(spec, incoming), [import_id])
             if inserted:
-                self._con.execute(_insert_sql(spec, every_row=inserted == len(frame) - superseded), [import_id])
-            self._con.execute("DROP TABLE _incoming")
+                every_row = inserted == rows.num_rows  # all new, none superseded: no lookup
+                self._con.execute(_insert_sql(spec, incoming, every_row), [import_id])
+            self._con.execute("DROP TABLE _superseded")
             self._con.execute("DROP TABLE _actions")
             self._con.commit()
         except BaseException:
@@ -395,7 +401,8 @@ class Store:
             raise
         finally:
             self._con.unregister(_INCOMING)
-        return UpsertCounts(int(inserted), int(updated), len(frame) - int(inserted) - int(updated))
+        total = rows.num_rows
+        return UpsertCounts(int(inserted), int(updated), total - int(inserted) - int(updated))
 
     def add_quarantine(self, qdf: pd.DataFrame, import_id: int) -> int:
         """Keep quarantined rows for review, once per file content.

@@ -26,6 +26,7 @@ import pandas as pd
 from restock.io._common import (
     RowFaults,
     assemble,
+    constant,
     flag_missing,
     map_words,
     parse_columns,
@@ -195,8 +196,8 @@ def _orders_from_frame(frame: pd.DataFrame, source: str | Path, shop: str | None
     lines["channel"] = map_words(channel, CHANNELS)[0].fillna("unknown")
     if "is_presale" in lines:
         lines["is_presale"] = (lines["is_presale"] == _PRESALE).fillna(False).astype("boolean")
-    lines["platform"] = "douyin"
-    lines["shop"] = shop or "default"
+    lines["platform"] = constant("douyin", frame.index)
+    lines["shop"] = constant(shop or "default", frame.index)
     every_row = np.ones(len(frame), dtype=bool)
     return assemble(source, "douyin", frame, 2, {"order_lines": (lines, every_row)}, faults, "order_lines")
 
@@ -237,9 +238,9 @@ def _after_sales_from_frame(frame: pd.DataFrame, source: str | Path, shop: str |
 
     rows["restockable"] = _restockable(rows)
     if "sku" not in rows:
-        rows["sku"] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    rows["platform"] = "douyin"
-    rows["shop"] = shop or "default"
+        rows["sku"] = constant(None, frame.index)
+    rows["platform"] = constant("douyin", frame.index)
+    rows["shop"] = constant(shop or "default", frame.index)
     every_row = np.ones(len(frame), dtype=bool)
     return assemble(source, "douyin", frame, 2, {"after_sales": (rows, every_row)}, faults, "after_sales")
 

@@ -59,6 +59,7 @@ import yaml
 from restock.io._common import (
     RowFaults,
     assemble,
+    constant,
     flag_missing,
     parse_columns,
     read_rows,
@@ -215,13 +216,13 @@ def _rows_to_result(frame: pd.DataFrame, source: str | Path, params: MappingPara
         date_formats=params.date_formats, null_tokens=params.null_values,
     )
     for column, value in params.constants.items():
-        rows[column] = pd.Series(value, index=frame.index).astype(TABLES[params.table].columns[column])
+        rows[column] = constant(value, frame.index, TABLES[params.table].columns[column])
     key = _DERIVED_KEYS.get(params.table)
     if key is not None and key not in params.columns:
         rows[key] = _content_key(frame)
     if params.table in ("order_lines", "after_sales"):
-        rows["platform"] = params.platform
-        rows["shop"] = shop or params.shop or "default"
+        rows["platform"] = constant(params.platform, frame.index)
+        rows["shop"] = constant(shop or params.shop or "default", frame.index)
     required = [c for c in TABLES[params.table].required if c in params.columns]
     flag_missing(rows, required, faults, params.columns)
     for rule in params.quarantine:
