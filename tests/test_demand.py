@@ -273,3 +273,64 @@ def test_daily_demand_empty_orders_give_empty_typed_table():
     daily = build_daily_demand(ol, None, None, None, AS_OF)
     assert daily.empty and list(daily.columns) == ["sku", "date", "units", "censored", "campaign_kind"]
     assert np.issubdtype(daily["date"].dtype, np.datetime64)
+
+
+# --------------------------------------------------------------------------- speed paths
+
+
+def test_daily_string_columns_are_arrow_backed_and_survive_parquet(tmp_path):
+    campaigns = pd.DataFrame(
+        {"campaign_id": ["c"], "kind": ["live"], "start": [AS_OF], "end": [AS_OF], "sku": pd.array(["A"], dtype="string")}
+    )
+    daily = build_daily_demand(series_lines("A", [1, 0, 2]), None, campaigns, None, AS_OF)
+    assert daily["sku"].dtype == pd.StringDtype("pyarrow") and daily["campaign_kind"].dtype == pd.StringDtype("pyarrow")
+    daily.to_parquet(tmp_path / "daily.parquet")
+    back = pd.read_parquet(tmp_path / "daily.parquet")
+    pd.testing.assert_frame_equal(back, daily, check_dtype=False)
+    assert str(back["sku"].dtype) == "string"  # pandas reads a string column back as a string
+    assert list(back["campaign_kind"].fillna("-")) == ["-", "-", "live"]
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "string[python]", object])
+def test_panel_bounds_finds_blocks_for_every_string_storage(dtype):
+    daily = pd.DataFrame({"sku": pd.array(["A", "A", "B", "C", "C", "C"], dtype=dtype)})
+    starts, lengths = panel_bounds(daily)
+    assert list(starts) == [0, 2, 3] and list(lengths) == [2, 1, 3]
+    with pytest.raises(ValueError, match="sorted by sku, date"):
+        panel_bounds(pd.DataFrame({"sku": pd.array(["A", "B", "A"], dtype=dtype)}))
+
+
+def test_first_match_finds_the_first_right_row_with_equal_keys_nulls_equal():
+    from restock.demand import _first_match
+
+    left = pd.DataFrame({"k1": pd.array(["a", "b", None, "c"], dtype="string[pyarrow]"), "k2": ["x", "y", "z", "x"]})
+    right = pd.DataFrame({"k1": ["b", "a", "a", None, "c", "c"], "k2": ["y", "x", "x", "z", "q", "q"]})
+    assert list(_first_match(left, right, ["k1", "k2"])) == [1, 0, 3, -1]  # "a","x" twice: the first wins
+    # the other way round (the left side is now the larger one, hashed from the right)
+    assert list(_first_match(right, left.iloc[:2], ["k1", "k2"])) == [1, 0, 0, -1, -1, -1]
+
+
+def test_after_sale_without_sku_finds_its_line_by_full_key_else_by_line_id():
+    # A: line l0 found by its full key; B: the after-sale names another platform, so its
+    # line is found by line_id alone (the first of the two lines with id "l1")
+    ol = lines([("A", 60, 10, "completed"), ("B", 50, 10, "completed"), ("C", 40, 10, "completed")])
+    ol.loc[2, "line_id"] = "l1"
+    ol.loc[2, "platform"] = "tiktok"
+    returns = pd.DataFrame([after_sale("l0", 2, "return", 52), after_sale("l1", 5, "return", 46)])
+    returns.loc[1, "platform"] = "douyin"
+    prof = return_profile(ol, returns, None, AS_OF, DemandParams(return_min_units=1)).set_index("sku")
+    assert prof.loc["A", "return_rate"] == pytest.approx(2 / 10) and prof.loc["A", "return_lag_days"] == 10
+    assert prof.loc["B", "return_rate"] == pytest.approx(5 / 10) and prof.loc["B", "return_lag_days"] == 6
+    assert prof.loc["C", "return_rate"] == 0.0 and prof.loc["C", "basis"] == "sku"
+
+
+def test_expected_returns_look_back_as_far_as_the_longest_lag():
+    # A ordered 20 days ago comes back after 30 days (day +10); B's 2-day lag is long past
+    ol = lines([("A", 20, 10, "completed"), ("B", 20, 10, "completed"), ("B", 1, 4, "shipped")])
+    prof = pd.DataFrame(
+        {"sku": ["A", "B"], "return_rate": [0.5, 0.25], "return_lag_days": [30, 2], "restock_share": [1.0, 1.0], "basis": "sku"}
+    )
+    expected = expected_returns(ol, None, prof, AS_OF, 28)
+    assert list(expected["sku"]) == ["A", "B"]
+    assert list(expected["date"]) == [AS_OF + pd.Timedelta(days=10), AS_OF + pd.Timedelta(days=1)]
+    assert list(expected["expected_units"]) == pytest.approx([5.0, 1.0])

@@ -7,6 +7,8 @@ import pytest
 from restock.demand import classify
 from restock.forecast import (
     QUANTILES,
+    _mase_scale,
+    _panel,
     _trailing_clean_mean,
     ForecastParams,
     forecast_horizon,
@@ -15,7 +17,7 @@ from restock.forecast import (
 )
 
 AS_OF = pd.Timestamp("2024-06-30")
-FAST = ForecastParams(backtest_windows=2, min_train_days=28)
+FAST = ForecastParams(backtest_windows=2, min_train_days=28, n_jobs=1)  # tiny tables: no process pool
 
 
 def daily_table(series: dict[str, list[float]], censored=None, campaign=None) -> pd.DataFrame:
@@ -96,6 +98,61 @@ def test_stand_in_level_uses_only_earlier_clean_days():
     changed_future = units.copy()
     changed_future[2:4] = 1000.0
     assert _trailing_clean_mean(changed_future, clean, starts, 2, every_row)[:3] == pytest.approx(level[:3])
+
+
+def test_mase_scale_uses_seasonal_differences_inside_each_sku_up_to_the_cutoff():
+    # season 2. A: |2-1|, |5-3| before the cut-off (the 4 after it is not seen) -> 1.5 a day
+    # B: only |0-10| (B's first two days have no day two back inside B) -> 10 a day
+    panel = _panel(daily_table({"A": [1.0, 3.0, 2.0, 5.0, 4.0], "B": [10.0, 0.0, 0.0, 6.0]}), FAST)
+    cutoff = np.array([(AS_OF - pd.Timedelta(days=1)).to_datetime64().astype("datetime64[D]").astype(np.int64)])
+    scale = _mase_scale(panel, np.array([0, 1]), cutoff, lead=np.array([2, 3]), season=2)
+    assert scale[:, 0] == pytest.approx([1.5 * 2, 10.0 * 3])
+
+
+def test_learned_uplift_pools_categories_and_converts_reservations():
+    # A (2/day) and B (4/day) of category c sell 10 and 8 on their two live days each:
+    # 4 campaigns in c -> (10+10+8+8) / (2+2+4+4) = 3; per SKU only 2 each: no SKU row.
+    # C (no category, 1/day) sells 3 on each of its 3 live days: a SKU row of 3, no category row.
+    series = {"A": [2.0] * 120, "B": [4.0] * 120, "C": [1.0] * 120}
+    days = {"A": [80, 95], "B": [85, 100], "C": [70, 90, 105]}
+    for sku, peak in (("A", 10.0), ("B", 8.0), ("C", 3.0)):
+        for d in days[sku]:
+            series[sku][d] = peak
+    rows = [(sku, d) for sku in days for d in days[sku]]
+    start = [AS_OF - pd.Timedelta(days=119 - d) for _, d in rows]
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": [f"{sku}{d}" for sku, d in rows],
+            "kind": "live",
+            "start": start,
+            "end": start,
+            "sku": pd.array([sku for sku, _ in rows], dtype="string"),
+            "reservations": [10.0 if sku != "C" else np.nan for sku, _ in rows],
+        }
+    )
+    products = products_for(["A", "B", "C"], category=["c", "c", None])
+    daily = daily_table(series, campaign=days)
+    result = run_forecast(daily, _classes(dict.fromkeys(series, "smooth")), products, campaigns, None, AS_OF, FAST)
+    uplift = result.uplift.set_index(["level", "key"])
+    assert uplift.loc[("category", "c"), "uplift"] == pytest.approx(3.0)
+    assert uplift.loc[("category", "c"), "n_campaigns"] == 4
+    assert list(result.uplift.loc[result.uplift["level"] == "sku", "key"]) == ["C"]
+    assert uplift.loc[("sku", "C"), "uplift"] == pytest.approx(3.0)
+    assert uplift.loc[("kind", "live"), "uplift"] == pytest.approx(45 / 15)
+    assert uplift.loc[("conversion", "live"), "uplift"] == pytest.approx(36 / 40)
+
+
+def test_two_processes_forecast_exactly_as_one():
+    rng = np.random.default_rng(5)
+    series = {f"S{i}": list(rng.poisson(2 + i, 150).astype(float)) for i in range(5)}
+    classes = classify(daily_table(series), AS_OF)
+    one, two = (
+        run_forecast(daily_table(series), classes, products_for(sorted(series)), None, None, AS_OF,
+                     ForecastParams(backtest_windows=2, min_train_days=28, n_jobs=n))
+        for n in (1, 2)
+    )
+    pd.testing.assert_frame_equal(one.forecast, two.forecast)
+    pd.testing.assert_frame_equal(one.backtest, two.backtest)
 
 
 def test_every_active_sku_gets_every_day_of_a_horizon_covering_lead_time_plus_review():

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from restock.schema import CAMPAIGN_KINDS
 
@@ -120,38 +122,116 @@ def _day_number(values) -> np.ndarray:
 def panel_bounds(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Start row and length of each SKU's block in a daily table sorted by sku, date.
 
+    Neighbouring rows are compared in Arrow, so no Python string is made per row.
+
     Raises:
         ValueError: the rows of one SKU are not contiguous.
     """
-    sku = daily["sku"].to_numpy(dtype=object)
-    if len(sku) == 0:
+    if len(daily) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, sku[1:] != sku[:-1]])
-    if len(starts) != len(pd.unique(sku[starts])):
+    sku = _arrow_strings(daily["sku"])
+    changed = pc.fill_null(pc.not_equal(sku.slice(1), sku.slice(0, len(sku) - 1)), True)
+    starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
+    if len(starts) != len(pc.unique(sku.take(starts))):
         raise ValueError("daily: rows must be sorted by sku, date (one contiguous block per sku)")
     lengths = np.diff(np.r_[starts, len(sku)])
     return starts, lengths
 
 
-def _ffill_index(mask: np.ndarray, row_group_start: np.ndarray) -> np.ndarray:
-    """Index of the latest row at or before each row where ``mask`` holds, within the SKU; -1 if none."""
-    idx = np.where(mask, np.arange(len(mask)), -1)
-    idx = np.maximum.accumulate(idx) if len(idx) else idx
-    return np.where(idx >= row_group_start, idx, -1)
+def _ffill_index(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the latest row at or before each row where ``mask`` holds, within the SKU; -1 if none.
+
+    One running maximum over the flat panel: a ``mask`` row carries 2·row + 1 and each SKU's
+    first row at least 2·row, so the maximum never reaches back into the previous SKU; an
+    odd maximum is a found row.
+    """
+    if len(mask) == 0:
+        return np.zeros(0, np.int64)
+    code = np.where(mask, 2 * np.arange(len(mask)) + 1, -1)
+    code[starts] = np.maximum(code[starts], 2 * starts)
+    np.maximum.accumulate(code, out=code)
+    return np.where(code & 1, code >> 1, -1)
+
+
+def _arrow_strings(values: pd.Series) -> pa.LargeStringArray:
+    """A column as one Arrow large_string array (nulls kept); Arrow-backed columns are not copied."""
+    arr = pa.array(values.astype("string[pyarrow]").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _labelled(codes: np.ndarray, labels) -> pd.arrays.ArrowStringArray:
+    """``labels[codes]`` as a string[pyarrow] array (null where the code is -1).
+
+    Built as an Arrow dictionary array and decoded in Arrow: no Python string per row.
+    """
+    dictionary = _arrow_strings(pd.Series(np.asarray(labels, dtype=object), dtype=object))
+    indices = pa.array(np.asarray(codes, dtype=np.int64), mask=np.asarray(codes) < 0)
+    return pd.arrays.ArrowStringArray(pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string()))
+
+
+def _positions(values: pd.Series, labels) -> np.ndarray:
+    """Position of each value among ``labels`` (unique), -1 when absent or null (an Arrow hash lookup)."""
+    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(pd.Series(np.asarray(labels, dtype=object))))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _key_codes(base: pd.Series, other: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of ``base`` (0..n-1, nulls a value of their own) and of ``other`` in the same coding (-1 if absent)."""
+    encoded = pc.dictionary_encode(_arrow_strings(base), null_encoding="encode")
+    found = pc.index_in(_arrow_strings(other), value_set=encoded.dictionary, skip_nulls=False)
+    return (
+        encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64),
+        len(encoded.dictionary),
+    )
+
+
+def _first_match(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """For each row of ``left``, the first row of ``right`` with equal ``keys`` (nulls equal), -1 if none.
+
+    What ``left.merge(right.drop_duplicates(keys), on=keys, how="left")`` finds, with Arrow
+    hash tables on the smaller side and integer codes for the combined key; right rows drop
+    out as soon as one key has no match, so the later keys are looked up on few rows.
+    """
+    left_is_base = len(left) <= len(right)
+    base, other = (left, right) if left_is_base else (right, left)
+    base_code = np.zeros(len(base), np.int64)
+    alive = np.arange(len(other))  # rows of ``other`` whose keys so far all occur in ``base``
+    other_code = np.zeros(len(other), np.int64)
+    for key in keys:
+        b, o, n = _key_codes(base[key], other[key].iloc[alive])
+        combined_base = base_code * n + b
+        combined_other = other_code[alive] * n + o
+        base_code, uniques = pd.factorize(combined_base)
+        o = np.where(o >= 0, pd.Index(uniques).get_indexer(combined_other), -1)
+        alive, other_code = alive[o >= 0], np.full(len(other), -1, np.int64)
+        other_code[alive] = o[o >= 0]
+    left_code, right_code = (base_code, other_code) if left_is_base else (other_code, base_code)
+    first_right = np.full(len(uniques), -1, np.int64)
+    matched = np.flatnonzero(right_code >= 0)[::-1]
+    first_right[right_code[matched]] = matched  # written last = the first row
+    return np.where(left_code >= 0, first_right[np.maximum(left_code, 0)], -1)
 
 
 # --------------------------------------------------------------------------- daily demand
 
 
 def _paid_lines(order_lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Paid, not cancelled order lines created up to the end of ``as_of``: sku, day, qty."""
+    """Paid, not cancelled order lines created up to the end of ``as_of``: sku, day, qty.
+
+    ``sku`` is categorical (codes from one hash pass over the column; categories may include
+    SKUs without a paid line), so later steps group and look up integers, not strings.
+    """
     created = pd.to_datetime(order_lines["created_at"])
     keep = order_lines["status"].isin(PAID_STATUSES).to_numpy(bool) & (created < as_of + pd.Timedelta(days=1)).to_numpy(bool)
     qty = pd.to_numeric(order_lines["qty"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    keep &= np.isfinite(qty) & (qty > 0) & order_lines["sku"].notna().to_numpy(bool)
+    sku_code, sku_labels = pd.factorize(order_lines["sku"])
+    keep &= np.isfinite(qty) & (qty > 0) & (sku_code >= 0)
     return pd.DataFrame(
         {
-            "sku": order_lines["sku"].to_numpy(dtype=object)[keep],
+            "sku": pd.Categorical.from_codes(sku_code[keep], categories=pd.Index(sku_labels, dtype=object)),
             "day": _day_number(created[keep]),
             "qty": qty[keep],
         }
@@ -160,7 +240,8 @@ def _paid_lines(order_lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 def _sku_starts(sales: pd.DataFrame, products: pd.DataFrame, as_of_day: int) -> pd.Series:
     """First day (day number) of each SKU: its first sale or its launch, whichever is earlier."""
-    first_sale = sales.groupby("sku", sort=False)["day"].min()
+    first_sale = sales.groupby("sku", observed=True)["day"].min()
+    first_sale.index = first_sale.index.astype(object)
     launch = pd.Series(dtype="int64")
     if products is not None and len(products) and "launch_date" in products:
         launched = products[products["launch_date"].notna() & products["sku"].notna()]
@@ -170,27 +251,28 @@ def _sku_starts(sales: pd.DataFrame, products: pd.DataFrame, as_of_day: int) -> 
     return starts.sort_index()
 
 
-def _censored(units: np.ndarray, count_on_hand: np.ndarray, row_group_start: np.ndarray) -> np.ndarray:
+def _censored(units: np.ndarray, count_on_hand: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Censored days from stock counts (NaN where no count that day); see the module docstring.
 
     After a count of ``S`` units, let ``A`` be units sold after the count day up to today.
     A zero-sale day is censored when ``S == 0`` and nothing sold since the count, or when
     ``S > 0`` and the latest sale is the one that took ``A`` to ``S`` or beyond (sold out,
-    no sale since).
+    no sale since). Only zero-sale days after a count are tested.
     """
-    has_count = ~np.isnan(count_on_hand)
-    count_idx = _ffill_index(has_count, row_group_start)
-    known = count_idx >= 0
-    safe_idx = np.where(known, count_idx, 0)
+    count_idx = _ffill_index(~np.isnan(count_on_hand), starts)
+    sale_idx = _ffill_index(units > 0, starts)
+    rows = np.flatnonzero((count_idx >= 0) & (units == 0))
+    counted = count_idx[rows]
     cum = np.cumsum(units)
-    sold_since = cum - cum[safe_idx]
-    stock = np.where(known, count_on_hand[safe_idx], np.nan)
-    sale_idx = _ffill_index(units > 0, row_group_start)
-    last_sale = np.where(sale_idx >= 0, units[np.maximum(sale_idx, 0)], 0.0)
-    with np.errstate(invalid="ignore"):
-        empty_count = (stock == 0) & (sold_since == 0)
-        sold_out = (stock > 0) & (sold_since >= stock) & (sold_since - last_sale < stock)
-    return known & (units == 0) & (empty_count | sold_out)
+    sold_since = cum[rows] - cum[counted]
+    stock = count_on_hand[counted]
+    last = sale_idx[rows]
+    last_sale = np.where(last >= 0, units[np.maximum(last, 0)], 0.0)
+    empty_count = (stock == 0) & (sold_since == 0)
+    sold_out = (stock > 0) & (sold_since >= stock) & (sold_since - last_sale < stock)
+    censored = np.zeros(len(units), bool)
+    censored[rows[empty_count | sold_out]] = True
+    return censored
 
 
 def campaign_days(campaigns: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
@@ -279,7 +361,8 @@ def build_daily_demand(
     Returns:
         sku (string), date, units (float, gross: returns not subtracted), censored (bool),
         campaign_kind (string or null); one row per SKU per day from its first sale or
-        launch to ``as_of``, sorted by sku, date.
+        launch to ``as_of``, sorted by sku, date. The string columns are Arrow-backed
+        (``string[pyarrow]``): millions of rows without a Python object each.
     """
     as_of = pd.Timestamp(as_of).normalize()
     as_of_day = _day_number([as_of])[0]
@@ -291,19 +374,19 @@ def build_daily_demand(
     offsets = np.cumsum(lengths) - lengths
     n_rows = int(lengths.sum())
     row_sku = np.repeat(np.arange(len(sku_index)), lengths)
-    row_day = np.repeat(start_day, lengths) + (np.arange(n_rows) - np.repeat(offsets, lengths))
+    row_day = np.arange(n_rows) + np.repeat(start_day - offsets, lengths)
 
     if n_rows == 0:
         return pd.DataFrame(
             {
-                "sku": pd.Series(dtype="string"),
+                "sku": pd.Series(dtype="string[pyarrow]"),
                 "date": pd.Series(dtype="datetime64[ns]"),
                 "units": pd.Series(dtype=float),
                 "censored": pd.Series(dtype=bool),
-                "campaign_kind": pd.Series(dtype="string"),
+                "campaign_kind": pd.Series(dtype="string[pyarrow]"),
             }
         )
-    pos = sku_index.get_indexer(sales["sku"].to_numpy(dtype=object))
+    pos = sku_index.get_indexer(sales["sku"].cat.categories)[sales["sku"].cat.codes.to_numpy()]
     units = np.bincount(offsets[pos] + sales["day"].to_numpy() - start_day[pos], weights=sales["qty"], minlength=n_rows)
 
     count_on_hand = np.full(n_rows, np.nan)
@@ -320,19 +403,20 @@ def build_daily_demand(
         counts = counts.groupby(["pos", "day"], sort=False)["on_hand"].sum().reset_index()
         p = counts["pos"].to_numpy()
         count_on_hand[offsets[p] + counts["day"].to_numpy() - start_day[p]] = counts["on_hand"].to_numpy()
-    censored = _censored(units, count_on_hand, np.repeat(offsets, lengths))
+    censored = _censored(units, count_on_hand, offsets)
 
     camp = campaign_days(campaigns, pd.Timestamp(start_day.min(), unit="D"), as_of)
     kind_code, kinds = _campaign_kind_codes(camp, sku_index, offsets, start_day, n_rows, row_day)
 
     return pd.DataFrame(
         {
-            "sku": pd.Categorical.from_codes(row_sku, categories=pd.Index(sku_index, dtype="string")).astype("string"),
+            "sku": _labelled(row_sku, sku_index),
             "date": row_day.astype("datetime64[D]").astype("datetime64[ns]"),
             "units": units.astype(float),
             "censored": censored,
-            "campaign_kind": pd.Categorical.from_codes(kind_code, categories=kinds).astype("string"),
-        }
+            "campaign_kind": _labelled(kind_code, kinds),
+        },
+        copy=False,  # the arrays are this function's own: no second copy of millions of rows
     )
 
 
@@ -413,15 +497,25 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
 def _fill_after_sale_sku(after_sales: pd.DataFrame, order_lines: pd.DataFrame) -> pd.DataFrame:
     """after_sales with ``sku`` and the order's ``created_at`` taken from its order line.
 
-    The line is found by (platform, shop, order_id, line_id), else by line_id alone.
+    The line is found by (platform, shop, order_id, line_id), else by line_id alone; the
+    first such order line either way.
     """
-    lines = order_lines[["platform", "shop", "order_id", "line_id", "sku", "created_at"]]
-    key = ["platform", "shop", "order_id", "line_id"]
     out = after_sales.reset_index(drop=True)
-    full = out[key].merge(lines.drop_duplicates(key), on=key, how="left")
-    by_line = out[["line_id"]].merge(lines.drop_duplicates("line_id")[["line_id", "sku", "created_at"]], on="line_id", how="left")
-    out["sku"] = out["sku"].astype("string").fillna(full["sku"].astype("string")).fillna(by_line["sku"].astype("string"))
-    out["order_created_at"] = pd.to_datetime(full["created_at"]).fillna(pd.to_datetime(by_line["created_at"]))
+    line_sku = order_lines["sku"].astype("string[pyarrow]").array
+    line_created = pd.to_datetime(order_lines["created_at"]).array
+    # line_id first: the most selective key, so the other keys are looked up on few lines
+    full = _first_match(out, order_lines, ["line_id", "order_id", "shop", "platform"])
+    sku = out["sku"].astype("string[pyarrow]").fillna(pd.Series(line_sku.take(full, allow_fill=True)))
+    created = pd.Series(line_created.take(full, allow_fill=True))
+    unresolved = np.flatnonzero((sku.isna() | created.isna()).to_numpy(bool))
+    if len(unresolved):
+        by_line = _first_match(out.iloc[unresolved], order_lines, ["line_id"])
+        sku.iloc[unresolved] = sku.iloc[unresolved].fillna(pd.Series(line_sku.take(by_line, allow_fill=True), index=sku.index[unresolved]))
+        created.iloc[unresolved] = created.iloc[unresolved].fillna(
+            pd.Series(line_created.take(by_line, allow_fill=True), index=created.index[unresolved])
+        )
+    out["sku"] = sku
+    out["order_created_at"] = created
     return out
 
 
@@ -449,29 +543,35 @@ def return_profile(
     matured_before = as_of - pd.Timedelta(days=params.return_maturity_days - 1)
     sales = _paid_lines(order_lines, as_of)
     matured_day = _day_number([matured_before])[0]
-    sold = sales[sales["day"] < matured_day].groupby("sku")["qty"].sum()
+    sold = sales[sales["day"] < matured_day].groupby("sku", observed=True)["qty"].sum()
+    sold.index = sold.index.astype(object)
 
-    rets = pd.DataFrame(columns=["sku", "qty", "lag", "restockable"])
+    rets = pd.DataFrame({"sku": pd.Series(dtype="string[pyarrow]"), "qty": 0.0, "lag": 0.0, "restockable": 0.0})
     if after_sales is not None and len(after_sales):
-        a = _fill_after_sale_sku(after_sales, order_lines)
-        a = a[(a["kind"].astype("string").str.lower() == "return").fillna(False) & a["sku"].notna()]
+        is_return = after_sales["kind"].astype("string[pyarrow]").str.lower().eq("return").fillna(False).to_numpy(bool)
+        needed = ["platform", "shop", "order_id", "line_id", "sku", "qty", "requested_at", "completed_at", "restockable"]
+        a = _fill_after_sale_sku(after_sales.loc[is_return, needed], order_lines)
+        a = a[a["sku"].notna().to_numpy(bool)]
         back_at = pd.to_datetime(a["completed_at"]).fillna(pd.to_datetime(a["requested_at"]))
         order_at = a["order_created_at"].fillna(pd.to_datetime(a["requested_at"]))
-        a = a[(order_at < matured_before).to_numpy(bool)]
-        back_at, order_at = back_at[a.index], order_at[a.index]
+        matured = (order_at < matured_before).to_numpy(bool)
+        a, back_at, order_at = a[matured], back_at[matured], order_at[matured]
         rets = pd.DataFrame(
             {
-                "sku": a["sku"].to_numpy(dtype=object),
+                "sku": a["sku"].to_numpy(),
                 "qty": pd.to_numeric(a["qty"], errors="coerce").to_numpy(dtype=float, na_value=0.0),
                 "lag": (back_at.dt.normalize() - order_at.dt.normalize()).dt.days.clip(lower=0).to_numpy(dtype=float),
                 "restockable": a["restockable"].astype("boolean").to_numpy(dtype=float, na_value=np.nan),
             }
         )
 
-    skus = pd.Index(sorted(set(sold.index) | set(rets["sku"]) | set(_product_skus(products))), dtype=object)
+    returned_skus = pc.unique(_arrow_strings(rets["sku"])).to_numpy(zero_copy_only=False)
+    skus = pd.Index(sorted(set(sold.index) | set(returned_skus) | set(_product_skus(products))), dtype=object)
     levels = _hierarchy(skus, products)
+    ret_pos = _positions(rets["sku"], skus)
+
     def by_sku(values: pd.Series) -> np.ndarray:
-        return values.groupby(rets["sku"]).sum().reindex(skus, fill_value=0.0).to_numpy()
+        return np.bincount(ret_pos, weights=values.to_numpy(dtype=float), minlength=len(skus))
 
     per_sku = pd.DataFrame(
         {
@@ -552,25 +652,30 @@ def expected_returns(
     """
     if not (isinstance(horizon_days, int) and horizon_days >= 1):
         raise ValueError(f"horizon_days must be an integer >= 1; got {horizon_days!r}")
-    as_of = pd.Timestamp(as_of).normalize()
-    lines = order_lines[order_lines["status"].isin(_SHIPPED_STATUSES).to_numpy(bool)]
-    if after_sales is not None and len(after_sales):
+    as_of_d = np.datetime64(pd.Timestamp(as_of).normalize().date(), "D")
+    # only lines whose return can land inside the horizon: the date test runs on every
+    # line, the SKU lookup and the key match on those few
+    ordered = pd.to_datetime(order_lines["created_at"]).to_numpy(dtype="datetime64[D]")
+    longest_lag = int(profile["return_lag_days"].max()) if len(profile) else 0
+    shipped = order_lines["status"].isin(_SHIPPED_STATUSES).to_numpy(bool)
+    rows = np.flatnonzero(shipped & (ordered + longest_lag > as_of_d) & (ordered < as_of_d + 1 + horizon_days))
+    lines = order_lines[["order_id", "line_id", "sku", "qty"]].iloc[rows]
+    ordered = ordered[rows]
+    pos = _positions(lines["sku"], profile["sku"])
+    known = pos >= 0
+    p = profile.iloc[np.maximum(pos, 0)]
+    back = ordered + np.where(known, p["return_lag_days"].to_numpy(dtype=np.int64), 0).astype("timedelta64[D]")
+    units = pd.to_numeric(lines["qty"], errors="coerce").to_numpy(dtype=float, na_value=0.0)
+    units = units * p["return_rate"].to_numpy(dtype=float) * p["restock_share"].to_numpy(dtype=float)
+    inside = known & (back > as_of_d) & (back <= as_of_d + horizon_days) & (units > 0)
+    if after_sales is not None and len(after_sales) and inside.any():
         done = after_sales[pd.to_datetime(after_sales["completed_at"]).notna().to_numpy(bool)]
-        done = done[(done["kind"].astype("string").str.lower() == "return").fillna(False).to_numpy(bool)]
-        returned = pd.MultiIndex.from_frame(done[["order_id", "line_id"]].astype("string"))
-        lines = lines[~pd.MultiIndex.from_frame(lines[["order_id", "line_id"]].astype("string")).isin(returned)]
-    prof = profile.set_index(profile["sku"].astype(str))
-    sku = lines["sku"].astype("string").to_numpy(dtype=object)
-    known = prof.index.get_indexer(sku)
-    ok = known >= 0
-    p = prof.iloc[known[ok]]
-    ordered = pd.to_datetime(lines["created_at"]).to_numpy(dtype="datetime64[D]")[ok]
-    back = ordered + p["return_lag_days"].to_numpy().astype("timedelta64[D]")
-    units = pd.to_numeric(lines["qty"], errors="coerce").to_numpy(dtype=float, na_value=0.0)[ok]
-    units = units * p["return_rate"].to_numpy() * p["restock_share"].to_numpy()
-    as_of_d = np.datetime64(as_of.date(), "D")
-    inside = (back > as_of_d) & (back <= as_of_d + horizon_days) & (units > 0)
-    out = pd.DataFrame({"sku": sku[ok][inside], "date": back[inside].astype("datetime64[ns]"), "expected_units": units[inside]})
+        done = done[done["kind"].astype("string[pyarrow]").str.lower().eq("return").fillna(False).to_numpy(bool)]
+        candidates = np.flatnonzero(inside)
+        inside[candidates[_first_match(lines.iloc[candidates], done, ["line_id", "order_id"]) >= 0]] = False
+    out = pd.DataFrame(
+        {"sku": lines["sku"].to_numpy(dtype=object)[inside], "date": back[inside].astype("datetime64[ns]"), "expected_units": units[inside]}
+    )
     out = out.groupby(["sku", "date"], as_index=False)["expected_units"].sum()
     out["sku"] = out["sku"].astype("string")
     return out.sort_values(["sku", "date"], ignore_index=True)

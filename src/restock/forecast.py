@@ -124,7 +124,8 @@ class ForecastParams:
             demand in every backtest window, per class otherwise).
         min_campaigns: past campaigns a SKU or category needs for its own uplift.
         campaign_cv: coefficient of variation of campaign units, for lead-time quantiles.
-        n_jobs: processes statsforecast uses.
+        n_jobs: processes statsforecast fits in (its multiprocessing pool); 2 uses both
+            cores of the reference machine, 1 fits in this process.
     """
 
     horizon_days: int = 28
@@ -142,7 +143,7 @@ class ForecastParams:
     selection: str = "sku"
     min_campaigns: int = 3
     campaign_cv: float = 0.5
-    n_jobs: int = 1
+    n_jobs: int = 2
 
     def __post_init__(self) -> None:
         for name in (
@@ -280,6 +281,14 @@ class _Panel:
     def row_start(self) -> np.ndarray:
         return np.repeat(self.starts, self.lengths)
 
+    def last_rows(self, days: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of each SKU's last ``days`` days (fewer when its history is shorter) and their SKU."""
+        n = np.minimum(self.lengths, days)
+        sku = np.repeat(np.arange(len(self.sku)), n)
+        end = np.cumsum(n)
+        rows = np.repeat(self.starts + self.lengths - n - (end - n), n) + np.arange(end[-1] if len(end) else 0)
+        return rows, sku
+
 
 def _panel(daily: pd.DataFrame, params: ForecastParams) -> _Panel:
     starts, lengths = panel_bounds(daily)
@@ -292,7 +301,7 @@ def _panel(daily: pd.DataFrame, params: ForecastParams) -> _Panel:
     y[stand_in] = _trailing_clean_mean(units, clean, starts, params.baseline_days, stand_in)
     date = daily["date"].to_numpy(dtype="datetime64[ns]")
     return _Panel(
-        sku=daily["sku"].to_numpy(dtype=object)[starts],
+        sku=daily["sku"].iloc[starts].to_numpy(dtype=object),
         starts=starts,
         lengths=lengths,
         first_day=date[starts].astype("datetime64[D]").astype(np.int64),
@@ -305,14 +314,19 @@ def _panel(daily: pd.DataFrame, params: ForecastParams) -> _Panel:
 
 
 def _series_frame(panel: _Panel, members: np.ndarray) -> pd.DataFrame:
-    """statsforecast input (unique_id = position in ``members``, ds, y) for some SKUs."""
+    """statsforecast input (unique_id = position in ``members``, ds, y) for some SKUs.
+
+    Built without copying the columns (``copy=False``): statsforecast only reads them.
+    """
     lengths = panel.lengths[members]
     if len(members) == len(panel.sku):  # every SKU, in order: no gather needed
-        return pd.DataFrame({"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date, "y": panel.y})
+        return pd.DataFrame(
+            {"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date, "y": panel.y}, copy=False
+        )
     offsets = np.cumsum(lengths) - lengths
     rows = np.repeat(panel.starts[members] - offsets, lengths) + np.arange(lengths.sum())
     return pd.DataFrame(
-        {"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date[rows], "y": panel.y[rows]}
+        {"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date[rows], "y": panel.y[rows]}, copy=False
     )
 
 
@@ -390,20 +404,28 @@ def _run_library(inputs, plan: _Plan, params: ForecastParams) -> list[tuple[pd.D
 # --------------------------------------------------------------------------- backtest
 
 
-def _cv_arrays(cv: pd.DataFrame, n_series: int, h: int, models: tuple[str, ...], params: ForecastParams):
-    """Cross-validation rows -> y[series, window, step] and f[series, window, step, model]."""
+def _cv_totals(cv: pd.DataFrame, lead: np.ndarray, models: tuple[str, ...], params: ForecastParams):
+    """Cross-validation rows -> lead-time totals: actual [series, window], fcst [series, window, model].
+
+    Only the rows within each series' lead time are summed (one weighted bincount per
+    column, no [series, window, step, model] array); a window missing any of those steps,
+    or with a NaN among them, totals NaN.
+    """
+    n_series, n_w = len(lead), params.backtest_windows
     cutoff = cv["cutoff"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     step = cv["ds"].to_numpy(dtype="datetime64[D]").astype(np.int64) - cutoff - 1
-    window = (cutoff - cutoff.min()) // params.backtest_step_days
-    sid = cv["unique_id"].to_numpy()
-    flat = (sid * params.backtest_windows + window) * h + step
-    size = n_series * params.backtest_windows * h
-    y = np.full(size, np.nan)
-    y[flat] = cv["y"].to_numpy()
-    f = np.full((size, len(models)), np.nan)
-    f[flat] = cv[list(models)].to_numpy(dtype=float)
-    cutoffs = np.unique(cutoff)
-    return y.reshape(n_series, params.backtest_windows, h), f.reshape(n_series, params.backtest_windows, h, len(models)), cutoffs
+    sid = cv["unique_id"].to_numpy().astype(np.int64)
+    within = step < lead[sid]
+    cell = (sid * n_w + (cutoff - cutoff.min()) // params.backtest_step_days)[within]
+    size = n_series * n_w
+    complete = np.bincount(cell, minlength=size) == np.repeat(lead, n_w)
+
+    def totals(values: np.ndarray) -> np.ndarray:
+        return np.where(complete, np.bincount(cell, weights=values[within], minlength=size), np.nan).reshape(n_series, n_w)
+
+    actual = totals(cv["y"].to_numpy(dtype=float))
+    fcst = np.stack([totals(cv[m].to_numpy(dtype=float)) for m in models], axis=2)
+    return actual, fcst, np.unique(cutoff)
 
 
 def _lead_time_totals(x: np.ndarray, lead: np.ndarray) -> np.ndarray:
@@ -419,16 +441,17 @@ def _lead_time_totals(x: np.ndarray, lead: np.ndarray) -> np.ndarray:
 def _mase_scale(panel: _Panel, members: np.ndarray, cutoffs: np.ndarray, lead: np.ndarray, season: int) -> np.ndarray:
     """MASE denominator per series and window: lead time × in-sample mean |y_t - y_(t-season)|
     over the training days up to the cut-off (Hyndman & Koehler 2006, seasonal naive scale)."""
-    row_start = panel.row_start
-    row = np.arange(len(panel.y))
-    valid = row - season >= row_start
-    diff = np.where(valid, np.abs(panel.y - panel.y[np.maximum(row - season, 0)]), 0.0)
+    diff = np.zeros(len(panel.y))
+    diff[season:] = np.abs(panel.y[season:] - panel.y[:-season])
+    # the first ``season`` days of a SKU have no day a season back (inside the SKU)
+    first_days = panel.starts[:, None] + np.arange(season)[None, :]
+    diff[first_days[first_days < (panel.starts + panel.lengths)[:, None]]] = 0.0
     diff_cs = np.r_[0.0, np.cumsum(diff)]
-    count_cs = np.r_[0, np.cumsum(valid)]
     start = panel.starts[members][:, None]
-    end = start + (cutoffs[None, :] - panel.first_day[members][:, None]) + 1  # rows up to the cut-off
+    n_days = (cutoffs[None, :] - panel.first_day[members][:, None]) + 1  # rows up to the cut-off
+    n_diffs = np.maximum(n_days - season, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_abs = (diff_cs[end] - diff_cs[start]) / (count_cs[end] - count_cs[start])
+        mean_abs = (diff_cs[start + n_days] - diff_cs[start]) / n_diffs
     return np.nan_to_num(mean_abs) * lead[:, None]
 
 
@@ -511,9 +534,18 @@ def _campaign_pairs(camp: pd.DataFrame, panel_sku: pd.Index, first_day: np.ndarr
     return pairs[covered].reset_index(drop=True)
 
 
+def _labelled_rows(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows whose ``keys`` codes are all labels (a code of -1 is a null label: dropped, as groupby does)."""
+    return frame[np.logical_and.reduce([frame[k].to_numpy() >= 0 for k in keys])]
+
+
 def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastParams) -> pd.DataFrame:
     """Uplift = campaign-day units / baseline, pooled (ratio of sums) per kind, category, SKU;
-    conversion = campaign units / reservations per kind. Censored days are left out."""
+    conversion = campaign units / reservations per kind. Censored days are left out.
+
+    Shop-wide campaigns pair with every SKU (millions of rows for a big shop), so the
+    grouping runs on integer codes (sorted like their labels) and labels come back at the end.
+    """
     columns = ["level", "kind", "key", "uplift", "n_campaigns"]
     if campaigns is None or len(campaigns) == 0 or len(panel.sku) == 0:
         return pd.DataFrame({c: pd.Series(dtype="string" if c in ("level", "kind", "key") else float) for c in columns})
@@ -522,36 +554,59 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
     pairs = _campaign_pairs(camp, pd.Index(panel.sku), panel.first_day, last_day)
     p = pairs["pos"].to_numpy()
     row = panel.starts[p] + pairs["day"].to_numpy() - panel.first_day[p]
-    pairs["units"] = panel.units[row]
-    pairs["baseline"] = panel.y[row]  # on a campaign day, y holds the everyday level
-    pairs = pairs[~panel.censored[row]]
-    pairs["kind"] = camp["kind"].to_numpy(dtype=object)[pairs["campaign_row"]]
-    pairs["campaign_id"] = camp["campaign_id"].to_numpy(dtype=object)[pairs["campaign_row"]]
-    pairs["sku"] = panel.sku[pairs["pos"]]
-    pairs["category"] = _categories(panel.sku, products)[pairs["pos"]]
-    based = pairs[pairs["baseline"] > 0]
+    kind_code, kinds = pd.factorize(camp["kind"], sort=True)
+    campaign_code, campaign_ids = pd.factorize(camp["campaign_id"], sort=True)
+    category_code, categories = pd.factorize(_categories(panel.sku, products), sort=True)
+    r = pairs["campaign_row"].to_numpy()
+    pairs = pd.DataFrame(
+        {
+            "any_kind": 0,
+            "kind": kind_code[r],
+            "campaign": np.where(campaign_code[r] >= 0, campaign_code[r], np.nan),  # NaN: no id, not counted
+            "sku": p,  # panel.sku is sorted, so positions sort like the SKUs
+            "category": category_code[p],
+            "units": panel.units[row],
+            "baseline": panel.y[row],  # on a campaign day, y holds the everyday level
+        },
+        copy=False,
+    )[~panel.censored[row]]
+    labels = {
+        "any_kind": np.array(["any"], dtype=object),
+        "kind": np.asarray(kinds, dtype=object),
+        "sku": panel.sku,
+        "category": np.asarray(categories, dtype=object),
+    }
+    based = pairs[pairs["baseline"].to_numpy() > 0]
+    # kind, category and SKU are fixed per (campaign, kind, SKU): count campaigns on those few rows
+    distinct = based.drop_duplicates(["campaign", "kind", "sku"])
     out = []
-    based = based.assign(any_kind="any")
     for level, keys in (
         ("any", ["any_kind"]),
         ("kind", ["kind"]),
         ("category", ["kind", "category"]),
         ("sku", ["kind", "sku"]),
     ):
-        g = based.groupby(keys, dropna=True).agg(
-            units=("units", "sum"), base=("baseline", "sum"), n=("campaign_id", "nunique")
-        ).reset_index()
+        g = _labelled_rows(based, keys).groupby(keys).agg(units=("units", "sum"), base=("baseline", "sum"))
+        g["n"] = _labelled_rows(distinct, keys).groupby(keys)["campaign"].nunique()
+        g = g.reset_index()
         if level in ("category", "sku"):
             g = g[g["n"] >= params.min_campaigns]
         out.append(
             pd.DataFrame(
-                {"level": level, "kind": g[keys[0]], "key": g[keys[-1]], "uplift": g["units"] / g["base"], "n_campaigns": g["n"]}
+                {
+                    "level": level,
+                    "kind": labels[keys[0]][g[keys[0]].to_numpy()],
+                    "key": labels[keys[-1]][g[keys[-1]].to_numpy()],
+                    "uplift": g["units"] / g["base"],
+                    "n_campaigns": g["n"],
+                }
             )
         )
     reserved = camp.drop_duplicates(["campaign_id", "sku"])
     reserved = reserved[reserved["reservations"] > 0]
     if len(reserved):
-        units = pairs.groupby("campaign_id")["units"].sum()
+        units = pairs.groupby("campaign")["units"].sum()
+        units.index = np.asarray(campaign_ids, dtype=object)[units.index.to_numpy(dtype=np.int64)]
         res = reserved.groupby("campaign_id").agg(kind=("kind", "first"), reservations=("reservations", "sum"))
         res["units"] = units.reindex(res.index, fill_value=0.0)
         g = res.groupby("kind").agg(units=("units", "sum"), reservations=("reservations", "sum"), n=("units", "size")).reset_index()
@@ -641,12 +696,10 @@ def _peer_levels(panel: _Panel, classes: np.ndarray, products, traffic, as_of, p
     SKU's own daily add-to-cart + favourites. The blend weights the SKU's own mean by its
     clean days / ``window_days``.
     """
-    row_start = panel.row_start
-    recent = (np.arange(len(panel.y)) - row_start) >= np.repeat(panel.lengths - params.window_days, panel.lengths)
-    group = np.repeat(np.arange(len(panel.sku)), panel.lengths)
-    clean = ~panel.censored & ~panel.campaign
-    n_recent = np.bincount(group, weights=(recent & clean).astype(float), minlength=len(panel.sku))
-    sum_recent = np.bincount(group, weights=np.where(recent & clean, panel.units, 0.0), minlength=len(panel.sku))
+    rows, group = panel.last_rows(params.window_days)
+    clean = ~panel.censored[rows] & ~panel.campaign[rows]
+    n_recent = np.bincount(group, weights=clean.astype(float), minlength=len(panel.sku))
+    sum_recent = np.bincount(group, weights=np.where(clean, panel.units[rows], 0.0), minlength=len(panel.sku))
     with np.errstate(invalid="ignore", divide="ignore"):
         own = np.where(n_recent > 0, sum_recent / n_recent, 0.0)
     new = classes == "new"
@@ -757,20 +810,21 @@ def _backtest(lead, plan, library_out, params):
     ``plan.backtested``, or None when nothing was backtested.
     """
     models = params.fitted_models
-    n_bt, h, n_w = len(plan.backtested), plan.backtest_h, params.backtest_windows
+    n_bt, n_w = len(plan.backtested), params.backtest_windows
     if n_bt == 0:
         return None
-    y = np.full((n_bt, n_w, h), np.nan)
-    f = np.full((n_bt, n_w, h, len(models)), np.nan)
+    actual = np.full((n_bt, n_w), np.nan)
+    fcst = np.full((n_bt, n_w, len(models)), np.nan)
     cutoffs, row = None, 0
     for group, (cv, _) in zip(plan.groups, library_out):
         n = len(group.backtested)
         if n:
             columns = [models.index(m) for m in group.models]
-            y[row : row + n], f[row : row + n, :, :, columns], cutoffs = _cv_arrays(cv, n, h, group.models, params)
+            actual[row : row + n], fcst[row : row + n][:, :, columns], cutoffs = _cv_totals(
+                cv, lead[group.backtested], group.models, params
+            )
         row += n
-    bt_lead = lead[plan.backtested]
-    return _lead_time_totals(y, bt_lead), _lead_time_totals(f, bt_lead), cutoffs
+    return actual, fcst, cutoffs
 
 
 def _final_baseline(panel, plan, library_out, chosen, params) -> np.ndarray:
