@@ -149,7 +149,7 @@ def bench_intake(lines: int, out_dir: Path) -> dict:
 
     shop, store = out_dir / "intake_shop", out_dir / "intake.duckdb"
     store.unlink(missing_ok=True)
-    skus = max(200, int(lines / (0.2 * BENCH_DAYS)))
+    skus = max(200, int(lines / (0.19 * BENCH_DAYS)))  # the demo writes ~0.2 lines per SKU-day
     generate(shop, skus=skus, days=BENCH_DAYS, seed=BENCH_SEED)
     files = sorted(shop.glob("douyin_orders_*.csv"))
     figures: dict = {"skus": skus, "files": len(files)}
