@@ -112,3 +112,15 @@ def test_failed_run_keeps_previous_folder_and_names_notebook_and_cell(project):
     assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*")) == before
     assert (final / "index.html").stat().st_mtime_ns == stamp
     assert (tmp_path / "out" / ".2026-03-05.failed" / "run.log").exists()
+
+
+def test_a_dying_kernel_fails_the_run_cleanly(project):
+    tmp_path, cfg = project
+    _notebook(config.NOTEBOOKS_DIR / "c_dies.ipynb", "import os\nos._exit(1)  # as the OOM killer would")
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["c_dies"] = {}
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(batch.RunError, match=r"c_dies\.ipynb failed because its kernel stopped: DeadKernelError"):
+        batch.run(cfg, echo=lambda _: None)
+    assert not (tmp_path / "out" / "2026-03-05").exists()
+    assert (tmp_path / "out" / ".2026-03-05.failed" / "a_first.html").exists()

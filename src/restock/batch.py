@@ -206,11 +206,12 @@ def run(
                 cwd=str(config.NOTEBOOKS_DIR),
                 progress_bar=False,
             )
-        except papermill.PapermillExecutionError as exc:
-            message = (
-                f"notebook {name}.ipynb failed in cell {_source_cell_number(executed, exc.exec_count)}: "
-                f"{exc.ename}: {exc.evalue}"
-            )
+        except Exception as exc:  # a cell's error, or the kernel itself dying (e.g. out of memory)
+            if isinstance(exc, papermill.PapermillExecutionError):
+                where = f"in cell {_source_cell_number(executed, exc.exec_count)}: {exc.ename}: {exc.evalue}"
+            else:
+                where = f"because its kernel stopped: {type(exc).__name__}: {exc} (out of memory?)"
+            message = f"notebook {name}.ipynb failed {where}"
             log(message)
             partial.rename(failed)
             raise RunError(f"{message}\nexecuted notebook kept at {failed / 'notebooks' / executed.name}") from None
