@@ -116,9 +116,9 @@ def write_frame(
                 cell.data_type = "s"  # text from exports never becomes a formula
     last_row = start_row + len(df)
     for col, fmt in number_formats.items():
-        if col not in letters:
+        if col not in letters or df.empty:
             continue
-        for (cell,) in ws[f"{letters[col]}{start_row + 1}:{letters[col]}{max(last_row, start_row + 1)}"]:
+        for (cell,) in ws[f"{letters[col]}{start_row + 1}:{letters[col]}{last_row}"]:
             cell.number_format = fmt
     for j, col in enumerate(columns):
         if widths and col in widths:
@@ -128,7 +128,7 @@ def write_frame(
             width = min(max(len(s) for s in sample) * 1.2 + 2, 48)
         ws.column_dimensions[letters[col]].width = width
     if freeze:
-        ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+        ws.freeze_panes = f"A{start_row + 1}"
     if autofilter and columns:
         ws.auto_filter.ref = f"A{start_row}:{letters[columns[-1]]}{max(last_row, start_row)}"
 
