@@ -14,6 +14,7 @@ The figures go to ``<out>/bench.json`` and a table is printed per size.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -210,8 +211,6 @@ def main(sizes: str = "1000,10000", out_dir: str | Path = "bench", keep: bool = 
 
     With ``intake_lines`` > 0, first the intake benchmark on that many 抖店 order lines.
     """
-    import shutil
-
     from restock.notebook import resolve
 
     out = resolve(out_dir)

@@ -37,6 +37,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from restock.bundles import bundle_components
+
 __all__ = [
     "ABC_MEASURES",
     "ALERT_LEVELS",
@@ -616,7 +618,7 @@ def compute_policy(products: pd.DataFrame, stock: pd.DataFrame, purchase_orders:
     products = products.drop_duplicates("sku", keep="last").set_index("sku")
     warehouse_split = _latest_stock(stock, as_of)
     ltd = lead_time_demand.drop_duplicates("sku", keep="last").set_index("sku")
-    bundles = set(products.index[products["bundle_components"].fillna("").str.strip() != ""])
+    bundles = set(bundle_components(products.reset_index())["bundle"])
     skus = pd.Index(  # a bundle holds no stock: its components are planned instead
         sorted((set(products.index.dropna()) | set(warehouse_split["sku"]) | set(ltd.index.dropna())) - bundles),
         name="sku", dtype="string",
