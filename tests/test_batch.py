@@ -124,3 +124,50 @@ def test_a_dying_kernel_fails_the_run_cleanly(project):
         batch.run(cfg, echo=lambda _: None)
     assert not (tmp_path / "out" / "2026-03-05").exists()
     assert (tmp_path / "out" / ".2026-03-05.failed" / "a_first.html").exists()
+
+
+def test_notebooks_of_one_step_run_together_and_pages_keep_the_file_order(project):
+    tmp_path, cfg = project
+    _notebook(config.NOTEBOOKS_DIR / "c_third.ipynb",
+              "from restock import notebook as nb\nctx = nb.open_run(store_path, as_of, run_dir)\nctx.record('third', 3)")
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["c_third"] = {}
+    raw["steps"] = [["a_first"], ["c_third", "b_second"]]
+    cfg.write_text(yaml.safe_dump(raw))
+    lines = []
+    final = batch.run(cfg, echo=lines.append)
+    timings = json.loads((final / "timings.json").read_text())
+    assert [n["notebook"] for n in timings["notebooks"]] == ["a_first", "b_second", "c_third"]
+    assert json.loads((final / "figures.json").read_text())["c_third.third"] == 3
+    assert lines[1].startswith("[1/3] a_first")
+    index = (final / "index.html").read_text()
+    assert index.index("b_second.html") < index.index("c_third.html")
+
+
+def test_a_failing_notebook_in_a_parallel_step_fails_the_run(project):
+    tmp_path, cfg = project
+    raw = yaml.safe_load(cfg.read_text())
+    raw["notebooks"]["a_first"] = {"fail": True}
+    raw["steps"] = [["a_first", "b_second"]]
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(batch.RunError, match=r"a_first\.ipynb failed in cell 2: ValueError"):
+        batch.run(cfg, echo=lambda _: None)
+    assert not (tmp_path / "out" / "2026-03-05").exists()
+
+
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([["a_first"]], r"missing: \['b_second'\]"),
+        ([["a_first", "b_second"], ["a_first"]], r"twice: \['a_first'\]"),
+        ([["a_first", "b_second", "zz"]], r"steps name \['zz'\]"),
+        (["a_first"], "must be a list of non-empty lists"),
+    ],
+)
+def test_steps_must_name_every_notebook_once(project, steps, message):
+    _, cfg = project
+    raw = yaml.safe_load(cfg.read_text())
+    raw["steps"] = steps
+    cfg.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=message):
+        batch.load_run_config(cfg)

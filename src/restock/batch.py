@@ -2,9 +2,12 @@
 
 ``restock run`` reads one parameter file (config/weekly.yaml), checks every parameter
 against the notebook's own ``parameters`` cell (papermill's ``inspect_notebook``; an
-unknown name is refused before anything runs), then executes the notebooks in order
-with the same ``store_path``, ``as_of`` and ``run_dir``. Each executed notebook is also
-exported as an HTML page with the code hidden, and an index page links them.
+unknown name is refused before anything runs), then executes the notebooks with the
+same ``store_path``, ``as_of`` and ``run_dir``: step by step as the file's ``steps`` says,
+the notebooks of one step at the same time (each its own kernel, in its own process:
+papermill is process-safe, not thread-safe), and in the file's order when it says nothing.
+Each executed notebook is also exported as an HTML page with the code hidden, and an
+index page links them.
 
 The run is atomic: everything is written into ``<out>/.<as_of>.partial`` and renamed to
 ``<out>/<as_of>`` at the end. A failed run leaves the previous folder untouched, keeps
@@ -17,9 +20,11 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import multiprocessing
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,7 @@ class RunConfig:
     store_path: str
     out_dir: str
     notebooks: dict[str, dict]
+    steps: tuple[tuple[str, ...], ...]
 
 
 def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
@@ -60,7 +66,7 @@ def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
     """
     path = resolve(path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    allowed = {"store_path", "out_dir", "notebooks"}
+    allowed = {"store_path", "out_dir", "notebooks", "steps"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {unknown}; allowed: {sorted(allowed)}")
@@ -88,7 +94,28 @@ def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
         store_path=str(raw.get("store_path", config.DEFAULT_STORE)),
         out_dir=str(raw.get("out_dir", config.REPORTS_DIR)),
         notebooks=notebooks,
+        steps=_steps(path, raw.get("steps"), list(notebooks)),
     )
+
+
+def _steps(path: Path, raw, notebooks: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The ``steps`` entry: a list of lists of notebook names naming each notebook once.
+
+    Absent, every notebook is a step of its own, in the file's order.
+    """
+    if raw is None:
+        return tuple((name,) for name in notebooks)
+    if not isinstance(raw, list) or not all(isinstance(step, list) and step for step in raw):
+        raise ValueError(f"{path}: 'steps' must be a list of non-empty lists of notebook names; got {raw!r}")
+    named = [name for step in raw for name in step]
+    unknown = sorted(set(named) - set(notebooks))
+    if unknown:
+        raise ValueError(f"{path}: steps name {unknown}, which are not under 'notebooks'")
+    twice = sorted({name for name in named if named.count(name) > 1})
+    missing = [name for name in notebooks if name not in named]
+    if twice or missing:
+        raise ValueError(f"{path}: steps must name every notebook once; twice: {twice}, missing: {missing}")
+    return tuple(tuple(step) for step in raw)
 
 
 def _source_cell_number(executed: Path, exec_count: int) -> int:
@@ -145,6 +172,36 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 """
 
 
+def _execute(name: str, parameters: dict, run_dir: str, notebooks_dir: str) -> dict:
+    """Execute one notebook into ``<run_dir>/notebooks`` and export its page (a process-pool task).
+
+    Returns its timings, and ``error``: None, or the message naming the notebook and the
+    cell as numbered in the source notebook.
+    """
+    executed = Path(run_dir) / "notebooks" / f"{name}.ipynb"
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(Path(notebooks_dir) / f"{name}.ipynb"),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=notebooks_dir,
+            progress_bar=False,
+        )
+    except Exception as exc:  # a cell's error, or the kernel itself dying (e.g. out of memory)
+        if isinstance(exc, papermill.PapermillExecutionError):
+            where = f"in cell {_source_cell_number(executed, exc.exec_count)}: {exc.ename}: {exc.evalue}"
+        else:
+            where = f"because its kernel stopped: {type(exc).__name__}: {exc} (out of memory?)"
+        return {"notebook": name, "error": f"notebook {name}.ipynb failed {where}"}
+    t1 = time.perf_counter()
+    _export_html(executed, Path(run_dir) / f"{name}.html", name)
+    seconds = time.perf_counter() - t0
+    return {"notebook": name, "html": f"{name}.html", "seconds": seconds, "execute_seconds": t1 - t0,
+            "html_seconds": seconds - (t1 - t0), "error": None}
+
+
 def run(
     config_path: str | Path = config.DEFAULT_CONFIG,
     *,
@@ -192,36 +249,28 @@ def run(
 
     log(f"restock run · as of {as_of} · store {store_file} · config {cfg.path}"
         + (" · DEMO DATA" if is_demo else ""))
-    rows, figures, started = [], {}, time.perf_counter()
-    for i, (name, params) in enumerate(cfg.notebooks.items(), start=1):
-        executed = partial / "notebooks" / f"{name}.ipynb"
-        parameters = {**params, "store_path": str(store_file), "as_of": as_of, "run_dir": str(partial)}
-        t0 = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(config.NOTEBOOKS_DIR / f"{name}.ipynb"),
-                str(executed),
-                parameters=parameters,
-                kernel_name="python3",
-                cwd=str(config.NOTEBOOKS_DIR),
-                progress_bar=False,
-            )
-        except Exception as exc:  # a cell's error, or the kernel itself dying (e.g. out of memory)
-            if isinstance(exc, papermill.PapermillExecutionError):
-                where = f"in cell {_source_cell_number(executed, exc.exec_count)}: {exc.ename}: {exc.evalue}"
-            else:
-                where = f"because its kernel stopped: {type(exc).__name__}: {exc} (out of memory?)"
-            message = f"notebook {name}.ipynb failed {where}"
-            log(message)
-            partial.rename(failed)
-            raise RunError(f"{message}\nexecuted notebook kept at {failed / 'notebooks' / executed.name}") from None
-        t1 = time.perf_counter()
-        _export_html(executed, partial / f"{name}.html", name)
-        seconds = time.perf_counter() - t0
-        figures.update({f"{name}.{k}": v for k, v in read_records(executed).items()})
-        rows.append({"notebook": name, "html": f"{name}.html", "seconds": seconds,
-                     "execute_seconds": t1 - t0, "html_seconds": seconds - (t1 - t0)})
-        log(f"[{i}/{len(cfg.notebooks)}] {name} · {seconds:.1f} s")
+    rows, figures, started = {}, {}, time.perf_counter()
+    for step in cfg.steps:
+        jobs = [
+            (name, {**cfg.notebooks[name], "store_path": str(store_file), "as_of": as_of, "run_dir": str(partial)},
+             str(partial), str(config.NOTEBOOKS_DIR))
+            for name in step
+        ]
+        if len(jobs) == 1:
+            results = [_execute(*jobs[0])]
+        else:  # one process per notebook: papermill's chdir into cwd is not thread-safe
+            with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+                results = list(pool.map(_execute, *zip(*jobs)))
+        for row in results:
+            name = row.pop("notebook")
+            if row["error"]:
+                log(row["error"])
+                partial.rename(failed)
+                raise RunError(f"{row['error']}\nexecuted notebook kept at {failed / 'notebooks' / f'{name}.ipynb'}")
+            figures.update({f"{name}.{k}": v for k, v in read_records(partial / "notebooks" / f"{name}.ipynb").items()})
+            rows[name] = {"notebook": name, **{k: v for k, v in row.items() if k != "error"}}
+            log(f"[{len(rows)}/{len(cfg.notebooks)}] {name} · {row['seconds']:.1f} s")
+    rows = [rows[name] for name in cfg.notebooks]
     files = sorted(p.relative_to(partial).as_posix() for p in partial.glob("*.xlsx"))
     files += sorted(p.relative_to(partial).as_posix() for p in (partial / "data").glob("*.parquet"))
     timings = {"as_of": as_of, "total_seconds": time.perf_counter() - started, "notebooks": rows}
