@@ -155,6 +155,22 @@ def test_two_processes_forecast_exactly_as_one():
     pd.testing.assert_frame_equal(one.backtest, two.backtest)
 
 
+def test_skus_fitted_in_batches_forecast_exactly_as_in_one_call():
+    rng = np.random.default_rng(7)
+    series = {f"S{i}": list(rng.poisson(1 + i % 3, 150).astype(float)) for i in range(7)}
+    series["NEW"] = [1.0, 0.0, 2.0]  # not modelled: batches must skip it, not shift the others
+    daily = daily_table(series)
+    classes = classify(daily, AS_OF)
+    whole, batched = (
+        run_forecast(daily, classes, products_for(sorted(series)), None, None, AS_OF,
+                     ForecastParams(backtest_windows=2, min_train_days=28, n_jobs=1, batch_skus=n))
+        for n in (100, 3)
+    )
+    pd.testing.assert_frame_equal(whole.forecast, batched.forecast)
+    pd.testing.assert_frame_equal(whole.backtest, batched.backtest)
+    pd.testing.assert_frame_equal(whole.chosen, batched.chosen)
+
+
 def test_every_active_sku_gets_every_day_of_a_horizon_covering_lead_time_plus_review():
     params = ForecastParams(horizon_days=28, review_days=7, backtest_windows=2, min_train_days=28)
     series = {"A": [2.0, 3.0] * 60, "B": [0.0, 0.0, 5.0] * 40, "N": [1.0] * 10}
@@ -288,6 +304,7 @@ def test_floor_times_the_library_calls():
     [
         ({"horizon_days": 0}, "horizon_days must be an integer >= 1; got 0"),
         ({"selection": "best"}, "selection must be 'class' or 'sku'; got 'best'"),
+        ({"batch_skus": 0}, "batch_skus must be an integer >= 1; got 0"),
         ({"tsb_alpha_d": 1.2}, r"tsb_alpha_d must be in \(0, 1\); got 1.2"),
         ({"candidates": {"smooth": ("Magic",), "erratic": ("SES",), "intermittent": ("TSB",), "lumpy": ("TSB",)}}, "candidates"),
     ],

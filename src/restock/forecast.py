@@ -126,6 +126,8 @@ class ForecastParams:
         campaign_cv: coefficient of variation of campaign units, for lead-time quantiles.
         n_jobs: processes statsforecast fits in (its multiprocessing pool); 2 uses both
             cores of the reference machine, 1 fits in this process.
+        batch_skus: most SKUs per statsforecast call. Its inputs, copies and outputs grow
+            with the SKUs of one call, so batches bound the memory of a big shop.
     """
 
     horizon_days: int = 28
@@ -144,6 +146,7 @@ class ForecastParams:
     min_campaigns: int = 3
     campaign_cv: float = 0.5
     n_jobs: int = 2
+    batch_skus: int = 10_000
 
     def __post_init__(self) -> None:
         for name in (
@@ -157,6 +160,7 @@ class ForecastParams:
             "baseline_days",
             "min_campaigns",
             "n_jobs",
+            "batch_skus",
         ):
             if not _is_int(getattr(self, name), 1):
                 raise ValueError(f"{name} must be an integer >= 1; got {getattr(self, name)!r}")
@@ -250,9 +254,9 @@ def _trailing_clean_mean(
         rows: the rows to estimate (typically the censored and campaign days).
     """
     value_cs = np.zeros(len(units) + 1)
-    np.cumsum(np.where(clean, units, 0.0), out=value_cs[1:])
-    count_cs = np.zeros(len(units) + 1)
-    np.cumsum(clean, out=count_cs[1:])
+    np.cumsum(units * clean, out=value_cs[1:])
+    count_cs = np.zeros(len(units) + 1, dtype=np.int32)  # int32 sums: 4x less memory traffic
+    np.cumsum(clean, out=count_cs[1:], dtype=np.int32)
     block_start = starts[np.searchsorted(starts, rows, side="right") - 1]
     lo = np.maximum(rows - window, block_start)
     n_window = count_cs[rows] - count_cs[lo]
@@ -316,23 +320,22 @@ def _panel(daily: pd.DataFrame, params: ForecastParams) -> _Panel:
 def _series_frame(panel: _Panel, members: np.ndarray) -> pd.DataFrame:
     """statsforecast input (unique_id = position in ``members``, ds, y) for some SKUs.
 
-    Built without copying the columns (``copy=False``): statsforecast only reads them.
+    Built without copying the columns (``copy=False``): statsforecast only reads them. Some
+    SKUs: their rows picked with a boolean mask (one pass, no row-index array).
     """
     lengths = panel.lengths[members]
+    unique_id = np.repeat(np.arange(len(members), dtype=np.int32), lengths)
     if len(members) == len(panel.sku):  # every SKU, in order: no gather needed
-        return pd.DataFrame(
-            {"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date, "y": panel.y}, copy=False
-        )
-    offsets = np.cumsum(lengths) - lengths
-    rows = np.repeat(panel.starts[members] - offsets, lengths) + np.arange(lengths.sum())
-    return pd.DataFrame(
-        {"unique_id": np.repeat(np.arange(len(members)), lengths), "ds": panel.date[rows], "y": panel.y[rows]}, copy=False
-    )
+        return pd.DataFrame({"unique_id": unique_id, "ds": panel.date, "y": panel.y}, copy=False)
+    picked = np.zeros(len(panel.sku), dtype=bool)
+    picked[members] = True
+    rows = np.repeat(picked, panel.lengths)
+    return pd.DataFrame({"unique_id": unique_id, "ds": panel.date[rows], "y": panel.y[rows]}, copy=False)
 
 
 @dataclass(frozen=True)
 class _Group:
-    """SKUs fitted with the same models in one statsforecast call (private)."""
+    """SKUs fitted with the same models in one statsforecast call: at most ``batch_skus`` (private)."""
 
     models: tuple[str, ...]
     modelled: np.ndarray  # SKU positions fitted
@@ -371,9 +374,10 @@ def _plan(panel: _Panel, classes: np.ndarray, lead: np.ndarray, horizon: int, pa
         by_models.setdefault(_class_models(params, demand_class), []).append(demand_class)
     groups = []
     for models, members in by_models.items():
-        in_group = np.isin(classes, members)
-        if in_group.any():
-            groups.append(_Group(models, np.flatnonzero(in_group), np.flatnonzero(in_group & long_enough)))
+        in_group = np.flatnonzero(np.isin(classes, members))
+        for first in range(0, len(in_group), params.batch_skus):
+            batch = in_group[first : first + params.batch_skus]
+            groups.append(_Group(models, batch, batch[long_enough[batch]]))
     return _Plan(tuple(groups), backtest_h, horizon)
 
 
@@ -534,9 +538,39 @@ def _campaign_pairs(camp: pd.DataFrame, panel_sku: pd.Index, first_day: np.ndarr
     return pairs[covered].reset_index(drop=True)
 
 
-def _labelled_rows(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Rows whose ``keys`` codes are all labels (a code of -1 is a null label: dropped, as groupby does)."""
-    return frame[np.logical_and.reduce([frame[k].to_numpy() >= 0 for k in keys])]
+def _grouped_sums(frame: pd.DataFrame, distinct: pd.DataFrame, keys: list[str], sizes: dict[str, int]):
+    """Per combination of ``keys`` codes: summed units and baseline, and distinct campaigns.
+
+    A code of -1 is a null label (dropped, as groupby does). Integer codes combine into one
+    bin number, so the sums are bincounts, not a groupby over millions of pair rows.
+
+    Returns:
+        The key codes of each combination present ({key: codes}), units, base and n.
+    """
+    def bins(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        codes = [df[k].to_numpy() for k in keys]
+        labelled = np.logical_and.reduce([c >= 0 for c in codes])
+        combined = np.zeros(int(labelled.sum()), dtype=np.int64)
+        for key, c in zip(keys, codes):
+            combined = combined * sizes[key] + c[labelled]
+        return combined, labelled
+
+    n_bins = int(np.prod([sizes[k] for k in keys]))
+    code, labelled = bins(frame)
+    rows = np.bincount(code, minlength=n_bins)
+    units = np.bincount(code, weights=frame["units"].to_numpy()[labelled], minlength=n_bins)
+    base = np.bincount(code, weights=frame["baseline"].to_numpy()[labelled], minlength=n_bins)
+    d_code, d_labelled = bins(distinct)
+    campaign = distinct["campaign"].to_numpy()[d_labelled]
+    counted = ~np.isnan(campaign)  # a campaign without an id is not counted
+    n_campaigns = int(campaign[counted].max()) + 1 if counted.any() else 1
+    code_campaign = np.unique(d_code[counted] * n_campaigns + campaign[counted].astype(np.int64))
+    n = np.bincount(code_campaign // n_campaigns, minlength=n_bins).astype(float)
+    present = np.flatnonzero(rows > 0)
+    key_codes, rest = {}, present
+    for key in reversed(keys):
+        rest, key_codes[key] = np.divmod(rest, sizes[key])
+    return key_codes, units[present], base[present], n[present]
 
 
 def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastParams) -> pd.DataFrame:
@@ -579,6 +613,7 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
     based = pairs[pairs["baseline"].to_numpy() > 0]
     # kind, category and SKU are fixed per (campaign, kind, SKU): count campaigns on those few rows
     distinct = based.drop_duplicates(["campaign", "kind", "sku"])
+    sizes = {key: len(values) for key, values in labels.items()}
     out = []
     for level, keys in (
         ("any", ["any_kind"]),
@@ -586,19 +621,16 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
         ("category", ["kind", "category"]),
         ("sku", ["kind", "sku"]),
     ):
-        g = _labelled_rows(based, keys).groupby(keys).agg(units=("units", "sum"), base=("baseline", "sum"))
-        g["n"] = _labelled_rows(distinct, keys).groupby(keys)["campaign"].nunique()
-        g = g.reset_index()
-        if level in ("category", "sku"):
-            g = g[g["n"] >= params.min_campaigns]
+        codes, units, base, n = _grouped_sums(based, distinct, keys, sizes)
+        keep = n >= params.min_campaigns if level in ("category", "sku") else np.ones(len(n), bool)
         out.append(
             pd.DataFrame(
                 {
                     "level": level,
-                    "kind": labels[keys[0]][g[keys[0]].to_numpy()],
-                    "key": labels[keys[-1]][g[keys[-1]].to_numpy()],
-                    "uplift": g["units"] / g["base"],
-                    "n_campaigns": g["n"],
+                    "kind": labels[keys[0]][codes[keys[0]][keep]],
+                    "key": labels[keys[-1]][codes[keys[-1]][keep]],
+                    "uplift": units[keep] / base[keep],
+                    "n_campaigns": n[keep],
                 }
             )
         )
