@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from restock import bench
 
 
@@ -26,3 +28,23 @@ def test_peak_memory_sees_the_process():
         blob = bytearray(50 * 2**20)
     assert mem.peak_bytes > 50 * 2**20
     del blob
+
+
+class _Imported(Exception):
+    """Stops bench_size after the import: the batch after it is not what the test is about."""
+
+
+def test_reuse_imports_a_kept_shop_without_generating_it_again(tmp_path, monkeypatch):
+
+    (tmp_path / "shop_300").mkdir()
+    monkeypatch.setattr("restock.demo.generate", lambda *a, **k: pytest.fail("the kept shop was generated again"))
+    imported = []
+
+    def stop_after_import(paths, **kwargs):
+        imported.extend(paths)
+        raise _Imported
+
+    monkeypatch.setattr("restock.intake.import_files", stop_after_import)
+    with pytest.raises(_Imported):
+        bench.bench_size(300, tmp_path, reuse=True)
+    assert imported == [tmp_path / "shop_300"]

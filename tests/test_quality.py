@@ -70,3 +70,13 @@ def test_date_coverage_per_table_and_platform(order_lines):
     douyin = out[(out["table"] == "order_lines") & (out["source"] == "douyin")].iloc[0]
     assert douyin["rows"] == 3 and douyin["days"] == 2
     assert douyin["first"] == pd.Timestamp("2026-01-01 10:00")
+
+
+def test_the_checks_need_no_column_beyond_COLUMNS(order_lines):
+    after_sales = pd.DataFrame({"platform": ["douyin"], "qty": [1], "requested_at": pd.to_datetime(["2026-01-02"])})
+    lines = order_lines[quality.COLUMNS["order_lines"]]  # KeyError here if the fixture lacks one
+    assert set(lines.columns) == set(order_lines.columns)  # the fixture is exactly what the checks read
+    coverage = quality.date_coverage({"order_lines": lines, "after_sales": after_sales[quality.COLUMNS["after_sales"]]})
+    assert set(coverage["table"]) == {"order_lines", "after_sales"}
+    assert quality.unknown_skus(lines, pd.DataFrame({"sku": ["A"]}))["sku"].tolist() == ["ZZ", "B"]
+    assert len(quality.daily_orders_and_returns(lines, after_sales[quality.COLUMNS["after_sales"]])) == 4

@@ -55,7 +55,8 @@ def _po_import(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from restock.bench import main as bench_main
 
-    return bench_main(sizes=args.sizes, out_dir=args.out, keep=args.keep, intake_lines=args.intake_lines)
+    return bench_main(sizes=args.sizes, out_dir=args.out, keep=args.keep, intake_lines=args.intake_lines,
+                      reuse=args.reuse)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="1000,10000", help="comma-separated SKU counts (default: %(default)s)")
     p.add_argument("--out", default="bench", help="folder for the shops and results")
     p.add_argument("--keep", action="store_true", help="keep the generated shops")
+    p.add_argument("--reuse", action="store_true", help="use the shops an earlier --keep run left in --out")
     p.add_argument("--intake-lines", type=int, default=0,
                    help="first benchmark the intake of about this many 抖店 order lines (e.g. 5000000)")
     p.set_defaults(func=_bench)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = [
+    "COLUMNS",
     "import_overview",
     "quarantine_by_reason",
     "date_coverage",
@@ -23,6 +24,15 @@ _DATE_COLUMN = {
     "traffic": "date",
     "campaigns": "start",
 }
+
+
+COLUMNS = {
+    "order_lines": ["platform", "order_id", "sku", "name", "qty", "created_at", "status"],
+    "after_sales": ["platform", "qty", "requested_at"],
+    **{table: [column] for table, column in _DATE_COLUMN.items() if table not in ("order_lines", "after_sales")},
+}
+"""The columns :func:`date_coverage`, :func:`unknown_skus` and :func:`daily_orders_and_returns`
+read, per table: a notebook loads only these (a big shop's order lines are gigabytes)."""
 
 
 def import_overview(imports: pd.DataFrame) -> pd.DataFrame:
