@@ -32,6 +32,13 @@ def test_load_cuts_tables_at_as_of(store_path, tmp_path):
     assert ctx.load("order_lines")["order_id"].tolist() == ["o1"]
 
 
+def test_load_reads_only_the_columns_asked_for(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "2026-03-05", str(tmp_path / "run"))
+    lines = ctx.load("order_lines", columns=["sku", "qty"])
+    assert list(lines.columns) == ["sku", "qty"] and len(lines) == 1
+    assert "order_id" in ctx.load("order_lines").columns  # a second call with all columns is not served the first
+
+
 def test_save_then_read_round_trips_through_the_run_folder(store_path, tmp_path):
     ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
     ctx.save("t", pd.DataFrame({"sku": ["A"], "x": [1.5]}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,18 +45,25 @@ class RunContext:
     as_of: pd.Timestamp
     run_dir: Path
     is_demo: bool
-    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def data_dir(self) -> Path:
         return self.run_dir / "data"
 
-    def load(self, table: str) -> pd.DataFrame:
-        """A canonical table from the store, cut at ``as_of`` (cached for the run)."""
-        if table not in self._cache:
+    def load(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """A canonical table from the store, cut at ``as_of`` (cached for the run).
+
+        Args:
+            table: the table's name.
+            columns: only these columns (all when None): a big shop's order lines are
+                millions of rows, and a step needs few of their columns.
+        """
+        key = (table, tuple(columns) if columns is not None else None)
+        if key not in self._cache:
             with Store(self.store_path, read_only=True) as store:
-                self._cache[table] = store.load(table, as_of=self.as_of)
-        return self._cache[table].copy()
+                self._cache[key] = store.load(table, as_of=self.as_of, columns=columns)
+        return self._cache[key].copy()
 
     def imports(self) -> pd.DataFrame:
         """One row per import into the store, with its counts."""
