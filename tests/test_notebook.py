@@ -39,6 +39,15 @@ def test_load_reads_only_the_columns_asked_for(store_path, tmp_path):
     assert "order_id" in ctx.load("order_lines").columns  # a second call with all columns is not served the first
 
 
+def test_read_keeps_the_columns_and_recent_days_asked_for(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "2026-03-09", str(tmp_path / "run"))
+    days = pd.date_range("2026-03-01", "2026-03-09")
+    ctx.save("daily", pd.DataFrame({"sku": "A", "date": days, "units": range(len(days))}))
+    recent = ctx.read("daily", columns=["date", "units"], days=3)
+    assert list(recent.columns) == ["date", "units"]
+    assert recent["date"].tolist() == list(pd.date_range("2026-03-07", "2026-03-09"))  # as_of and the 2 days before
+
+
 def test_save_then_read_round_trips_through_the_run_folder(store_path, tmp_path):
     ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
     ctx.save("t", pd.DataFrame({"sku": ["A"], "x": [1.5]}))

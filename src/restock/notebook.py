@@ -82,8 +82,15 @@ class RunContext:
         df.to_parquet(path, index=False)
         return path
 
-    def read(self, name: str) -> pd.DataFrame:
+    def read(self, name: str, columns: Sequence[str] | None = None, days: int | None = None) -> pd.DataFrame:
         """Read a table an earlier notebook of this run saved.
+
+        Args:
+            name: the table's name.
+            columns: only these columns (all when None).
+            days: only the rows whose ``date`` falls in the last ``days`` days up to
+                ``as_of`` (all when None): a big shop's daily demand is tens of millions of
+                rows, and most steps look at a recent window.
 
         Raises:
             FileNotFoundError: naming the notebook to run first.
@@ -93,8 +100,9 @@ class RunContext:
             raise FileNotFoundError(
                 f"{path} not found: run the notebook that writes '{name}' first (same run_dir)"
             )
+        filters = None if days is None else [("date", ">", self.as_of - pd.Timedelta(days=days))]
         with pd.option_context("mode.string_storage", "pyarrow"):  # ~3× faster than Python strings
-            return pd.read_parquet(path)
+            return pd.read_parquet(path, columns=None if columns is None else list(columns), filters=filters)
 
     def path(self, filename: str) -> Path:
         """A file in the run folder, e.g. the workbook ``replenishment.xlsx``."""
