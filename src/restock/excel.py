@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -103,28 +104,38 @@ def write_frame(
         cell.font = bold
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    formula_cols = {columns.index(c): t for c, t in formulas.items()}
-    values = df.to_numpy(dtype=object)
-    for i, row in enumerate(values):
-        r = start_row + 1 + i
-        for j, value in enumerate(row):
-            if j in formula_cols:
-                ws.cell(row=r, column=j + 1, value=formula_cols[j].format(row=r, **letters))
-                continue
-            cell = ws.cell(row=r, column=j + 1, value=_cell_value(value))
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text from exports never becomes a formula
-    last_row = start_row + len(df)
+    # Cells are built directly with their column's style (a copy of one prepared style
+    # array) instead of ws.cell() plus a number_format setter per cell: about half the
+    # time per cell, which matters for sheets of 100,000 rows. Rows are added in order so
+    # that openpyxl's sort of the cells before saving has nothing to do.
+    styles = {}
     for col, fmt in number_formats.items():
-        if col not in letters or df.empty:
-            continue
-        for (cell,) in ws[f"{letters[col]}{start_row + 1}:{letters[col]}{last_row}"]:
-            cell.number_format = fmt
+        if col in letters:
+            probe = Cell(ws)
+            probe.number_format = fmt
+            styles[col] = probe._style
+    plan = [(j + 1, styles.get(col), formulas.get(col), None if col in formulas else df[col].tolist())
+            for j, col in enumerate(columns)]
+    for i in range(len(df)):
+        r = start_row + 1 + i
+        for column, style, formula, values in plan:
+            if formula is not None:
+                ws._cells[(r, column)] = Cell(ws, row=r, column=column, style_array=style,
+                                              value=formula.format(row=r, **letters))
+                continue
+            value = _cell_value(values[i])
+            cell = Cell(ws, row=r, column=column, value=value, style_array=style)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text from exports never becomes a formula
+            ws._cells[(r, column)] = cell
+    last_row = start_row + len(df)
+    ws._current_row = max(ws._current_row, last_row)
+    values = df.head(200).to_numpy(dtype=object)  # enough rows to size the columns
     for j, col in enumerate(columns):
         if widths and col in widths:
             width = widths[col]
         else:
-            sample = [str(col)] + [str(v) for v in values[:200, j] if v is not None]
+            sample = [str(col)] + [str(v) for v in values[:, j] if v is not None]
             width = min(max(len(s) for s in sample) * 1.2 + 2, 48)
         ws.column_dimensions[letters[col]].width = width
     if freeze:

@@ -186,6 +186,19 @@ def _num(values, fill: float = 0.0) -> np.ndarray:
     return pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").fillna(fill).to_numpy()
 
 
+def _rows(frame: pd.DataFrame, mask: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``frame`` where ``mask`` holds, only ``columns`` (one column at a time:
+    long tables carry many columns a step does not need)."""
+    keep = mask.to_numpy(dtype=bool)
+    return pd.DataFrame({column: frame[column][keep] for column in columns})
+
+
+def _rows_of(values: pd.Series, skus: pd.Index) -> np.ndarray:
+    """Position of each value in ``skus`` (-1 when absent or null); each distinct value is hashed once."""
+    codes, uniques = pd.factorize(values)
+    return np.append(skus.get_indexer(uniques), -1)[codes]
+
+
 def _latest_stock(stock: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The latest count per sku × warehouse on or before ``as_of``.
 
@@ -242,7 +255,8 @@ def _position(skus: pd.Index, warehouse_split: pd.DataFrame, open_po: pd.DataFra
     due = (returns["date"] > as_of) & (returns["date"] <= as_of + pd.to_timedelta(returns["lead"].fillna(0), unit="D"))
     returns_due = returns.loc[due].groupby("sku")["expected_units"].sum()
     paid_not_shipped = order_lines["status"] == "to_ship"
-    to_ship = order_lines.loc[paid_not_shipped & (order_lines["created_at"] < as_of + pd.Timedelta(days=1))]
+    to_ship = _rows(order_lines, paid_not_shipped & (order_lines["created_at"] < as_of + pd.Timedelta(days=1)),
+                    ["sku", "qty"])
     unshipped = to_ship.groupby("sku")["qty"].sum()
     out = pd.DataFrame(index=skus)
     out["on_hand"] = _num(pooled["on_hand"].reindex(skus))
@@ -262,19 +276,31 @@ def _demand_stats(daily_demand: pd.DataFrame, skus: pd.Index, as_of: pd.Timestam
     CV (sample std / mean of weekly totals) feeds XYZ.
     """
     start = as_of - pd.Timedelta(days=params.history_days - 1)
-    window = daily_demand.loc[(daily_demand["date"] >= start) & (daily_demand["date"] <= as_of)
-                              & ~daily_demand["censored"].fillna(False).astype(bool)]
-    units = pd.Series(_num(window["units"]), index=window.index)
-    by_sku = units.groupby(window["sku"])
-    week = (as_of - window["date"]).dt.days // 7
-    weekly = units.groupby([window["sku"], week]).mean() * 7
-    weekly_sku = weekly.groupby(level=0)
-    cv = weekly_sku.std(ddof=1) / weekly_sku.mean()
-    out = pd.DataFrame(index=skus)
-    out["avg_daily"] = _num(by_sku.mean().reindex(skus))
-    out["max_daily"] = _num(by_sku.max().reindex(skus))
-    out["weekly_cv"] = cv.replace([np.inf, -np.inf], np.nan).reindex(skus).astype("float64")
-    return out
+    date = daily_demand["date"]
+    keep = ((date >= start) & (date <= as_of) & ~daily_demand["censored"].fillna(False).astype(bool)).to_numpy()
+    row = _rows_of(daily_demand["sku"][keep], skus)
+    known = row >= 0
+    row, units = row[known], _num(daily_demand["units"][keep])[known]
+    week = ((as_of - date[keep]).dt.days.to_numpy() // 7)[known]
+    n, n_weeks = len(skus), -(-params.history_days // 7)
+    days = np.bincount(row, minlength=n)
+    peak = np.full(n, np.nan)
+    np.fmax.at(peak, row, units)
+    cell = row * n_weeks + week  # sku × week, counted back from as_of
+    week_days = np.bincount(cell, minlength=n * n_weeks).reshape(n, n_weeks)
+    week_units = np.bincount(cell, weights=units, minlength=n * n_weeks).reshape(n, n_weeks)
+    weeks = (week_days > 0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weekly = np.where(week_days > 0, week_units / week_days * 7, np.nan)  # a week's mean day × 7
+        weekly_mean = np.nansum(weekly, axis=1) / weeks
+        weekly_std = np.sqrt(np.nansum((weekly - weekly_mean[:, None]) ** 2, axis=1) / (weeks - 1))
+        cv = np.where(weeks >= 2, weekly_std / weekly_mean, np.nan)
+        avg = np.bincount(row, weights=units, minlength=n) / days
+    return pd.DataFrame({
+        "avg_daily": np.nan_to_num(avg, nan=0.0),
+        "max_daily": np.nan_to_num(peak, nan=0.0),
+        "weekly_cv": np.where(np.isfinite(cv), cv, np.nan),
+    }, index=skus)
 
 
 def _abc(order_lines: pd.DataFrame, unit_cost: pd.Series, skus: pd.Index, as_of: pd.Timestamp,
@@ -286,8 +312,8 @@ def _abc(order_lines: pd.DataFrame, unit_cost: pd.Series, skus: pd.Index, as_of:
     """
     start = as_of - pd.Timedelta(days=params.history_days - 1)
     created = order_lines["created_at"]
-    lines = order_lines.loc[order_lines["status"].isin(_PAID_STATUSES)
-                            & (created >= start) & (created < as_of + pd.Timedelta(days=1))]
+    paid = order_lines["status"].isin(_PAID_STATUSES) & (created >= start) & (created < as_of + pd.Timedelta(days=1))
+    lines = _rows(order_lines, paid, ["sku", "qty", "paid_amount", "unit_price"])
     qty = _num(lines["qty"])
     revenue = pd.to_numeric(lines["paid_amount"], errors="coerce").astype("float64")
     revenue = revenue.fillna(pd.Series(qty * _num(lines["unit_price"]), index=lines.index)).to_numpy()
@@ -406,7 +432,8 @@ def _expedite(traffic: pd.DataFrame, skus: pd.Index, days_of_cover: pd.Series,
     """
     recent_start = as_of - pd.Timedelta(days=params.expedite_recent_days - 1)
     base_start = recent_start - pd.Timedelta(days=params.expedite_baseline_days)
-    t = traffic.loc[(traffic["date"] >= base_start) & (traffic["date"] <= as_of)]
+    t = _rows(traffic, (traffic["date"] >= base_start) & (traffic["date"] <= as_of),
+              ["sku", "date", "views", "clicks", "orders"])
     counts = pd.DataFrame({c: _num(t[c]) for c in ("views", "clicks", "orders")}, index=t.index)
     counts["recent"] = (t["date"] >= recent_start).to_numpy()
     sums = counts.groupby([t["sku"], "recent"]).sum().unstack("recent", fill_value=0.0)
@@ -606,12 +633,34 @@ def compute_policy(products: pd.DataFrame, stock: pd.DataFrame, purchase_orders:
     mean daily forecast over the horizon (NaN when no demand is forecast). Review-period
     demand = mean daily forecast × review_days; the safety stock covers the lead time,
     whose demand distribution the forecast step gives.
+
+    What is read (a caller may load only this; ``H`` = ``history_days``, ``D`` =
+    ``horizon_days``):
+
+    * products: sku, name, variant, supplier, unit_cost, lead_time_days,
+      lead_time_max_days, express_lead_time_days, moq, case_pack, bundle_components.
+    * stock: as_of, sku, warehouse, on_hand, reserved — only the latest count per
+      sku × warehouse on or before ``as_of`` matters.
+    * purchase_orders: sku, supplier, qty_ordered, qty_received, ordered_at, eta,
+      received_at — only lines still open matter, whatever their age.
+    * order_lines: sku, status, created_at, qty, paid_amount, unit_price — paid lines of
+      the last ``H`` days (ABC) plus ``to_ship`` lines of any date (unshipped units).
+    * campaigns: campaign_id, name, kind, start, end, sku, expected_units — campaigns
+      starting after ``as_of`` within ``D`` days.
+    * traffic: date, sku, views, clicks, orders — the last ``expedite_recent_days`` +
+      ``expedite_baseline_days`` days.
+    * daily_demand: sku, date, units, censored — **only the last H days**.
+    * forecast: sku, date, forecast — dates after ``as_of`` within ``D`` days.
+    * lead_time_demand: sku, lead_time_days, mean, std, q50…q99.
+    * expected_returns: sku, date, expected_units — dates after ``as_of`` within the
+      longest of ``D`` and the lead times.
     """
     params = params or PolicyParams()
     as_of = pd.Timestamp(as_of).normalize()
     # the forecast step's tables come from parquet; an empty one may lack its dtypes
     daily_demand, forecast, expected_returns = (
-        frame.assign(date=pd.to_datetime(frame["date"])) for frame in (daily_demand, forecast, expected_returns)
+        frame if pd.api.types.is_datetime64_dtype(frame["date"]) else frame.assign(date=pd.to_datetime(frame["date"]))
+        for frame in (daily_demand, forecast, expected_returns)
     )
     horizon_end = as_of + pd.Timedelta(days=params.horizon_days)
 

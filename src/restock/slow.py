@@ -289,7 +289,9 @@ def _num(s: pd.Series) -> np.ndarray:
 
 def _days(s: pd.Series) -> np.ndarray:
     """Day numbers (days since 1970-01-01, time of day dropped) as floats; NaN for missing."""
-    d = pd.to_datetime(s, errors="coerce").to_numpy().astype("datetime64[D]")
+    if not pd.api.types.is_datetime64_dtype(s):  # converting a datetime column again costs a scan
+        s = pd.to_datetime(s, errors="coerce")
+    d = s.to_numpy().astype("datetime64[D]")
     out = d.astype("int64").astype("float64")
     out[np.isnat(d)] = np.nan
     return out
@@ -304,8 +306,9 @@ def _timestamps(days: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pd.Series, skus: pd.Index) -> np.ndarray:
-    """Position of each value in ``skus``; -1 when absent or null."""
-    return pd.Categorical(values, categories=skus).codes.astype(np.int64)
+    """Position of each value in ``skus``; -1 when absent or null (each distinct value hashed once)."""
+    codes, uniques = pd.factorize(values)
+    return np.append(skus.get_indexer(uniques), -1)[codes].astype(np.int64)
 
 
 def _sum_by(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -316,8 +319,11 @@ def _sum_by(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
 
 def _fmt(values, spec: str) -> np.ndarray:
     """Format numbers for evidence text (empty for nulls); positional, so it mixes with any index."""
-    s = pd.Series(np.asarray(values, dtype="float64"))
-    return s.map(lambda v: format(v, spec) if np.isfinite(v) else "").to_numpy(dtype=object)
+    numbers = np.asarray(values, dtype="float64")
+    finite = np.isfinite(numbers)
+    text = np.full(len(numbers), "", dtype=object)
+    text[finite] = [format(v, spec) for v in numbers[finite].tolist()]
+    return text
 
 
 def _join(parts: list[pd.Series], sep: str) -> pd.Series:
@@ -591,9 +597,12 @@ def _trend(daily_demand: pd.DataFrame | None, skus: pd.Index, as_of_day: float, 
     out is not falling.
     """
     d = _frame(daily_demand, ["sku", "date", "units", "censored"])
+    date = pd.to_datetime(d["date"], errors="coerce")
+    as_of = pd.Timestamp("1970-01-01") + pd.Timedelta(days=as_of_day)
+    in_span = (date >= as_of - pd.Timedelta(days=2 * params.trend_days - 1)) & (date < as_of + pd.Timedelta(days=1))
+    d = d.loc[in_span.to_numpy(dtype=bool), ["sku", "date", "units", "censored"]]  # the two periods only
     age = as_of_day - _days(d["date"])
-    keep = (age >= 0) & (age < 2 * params.trend_days)
-    keep &= ~d["censored"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    keep = ~d["censored"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     code, units = _codes(d["sku"][keep], skus), np.nan_to_num(_num(d["units"])[keep])
     recent = age[keep] < params.trend_days
     n = len(skus)
@@ -684,12 +693,16 @@ def _campaign_shortfall(
     lo = (c["start"] - first).astype(np.int64).to_numpy()
     hi = (c["end"] - first).astype(np.int64).to_numpy() + 1
     actual = shop_cum[hi] - shop_cum[lo]
-    per_sku = c.reset_index().merge(
-        pd.DataFrame({"code": code[in_span], "day": day[in_span], "qty": qty[in_span]}), on="code"
-    )
-    inside = (per_sku["day"] >= per_sku["start"]) & (per_sku["day"] <= per_sku["end"])
-    sku_actual = per_sku["qty"].where(inside, 0.0).groupby(per_sku["index"]).sum()
-    c["actual"] = np.where(c["shop_wide"], actual, sku_actual.reindex(c.index).fillna(0.0).to_numpy())
+    # a SKU's units in a campaign: the same difference, over sold lines sorted by (SKU, day)
+    span = int(as_of_day - first) + 1
+    own = in_span & (code >= 0)
+    key = code[own] * span + (day[own] - first).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key, sku_cum = key[order], np.r_[0.0, np.cumsum(qty[own][order])]
+    campaign_key = c["code"].to_numpy() * span
+    sku_actual = (sku_cum[np.searchsorted(key, campaign_key + hi, side="left")]
+                  - sku_cum[np.searchsorted(key, campaign_key + lo, side="left")])
+    c["actual"] = np.where(c["shop_wide"], actual, sku_actual)
     c["ratio"] = c["actual"] / c["expected"]
     short = c[c["ratio"] < params.campaign_shortfall].sort_values("ratio", kind="stable")
     columns = {"campaign": "campaign", "expected": "campaign_expected", "actual": "campaign_actual",
@@ -1010,6 +1023,24 @@ def find_slow_movers(
         (× (1 − return_rate × restock_share)); ``days_of_cover`` = on_hand / daily_rate
         (inf at zero rate); ``capital`` = on_hand × unit_cost; ``holding_cost_month`` =
         capital × ``holding_rate_month``.
+
+    What is read (a caller may load only this; ``L`` = ``lookback_days``):
+
+    * products: sku, name, variant, category, supplier, unit_cost, price, launch_date,
+      end_date.
+    * stock: as_of, sku, warehouse, on_hand — every count on or before ``as_of`` (stock
+      ages go back to the oldest unit on hand).
+    * purchase_orders: sku, qty_received, received_at — every receipt (FIFO layers).
+    * order_lines: platform, shop, order_id, sku, qty, unit_price, created_at, status,
+      channel — every paid line (days since the last sale has no limit); baskets, live
+      sales and prices use the last ``L`` days only.
+    * after_sales: sku, qty, kind, requested_at, reason, restockable — the last ``L`` days.
+    * traffic: sku, date, views, clicks, orders — the last ``traffic_days`` days.
+    * campaigns: campaign_id, name, start, end, sku, expected_units — campaigns ended
+      within the last ``L`` days.
+    * daily_demand: sku, date, units, censored — **only the last 2 × trend_days days**.
+    * forecast: sku, date, forecast — dates after ``as_of``.
+    * returns_profile: sku, return_rate, restock_share.
 
     Raises:
         ValueError: ``as_of`` is missing or not a date.
