@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from restock import policy
-from restock.policy import PolicyParams, compute_policy
+from restock.policy import INPUT_COLUMNS, PolicyParams, compute_policy
 from restock.schema import TABLES, conform
 
 AS_OF = pd.Timestamp("2024-03-31")
@@ -357,3 +357,12 @@ def test_a_bundle_is_never_ordered_itself(shop):
     shop = {**shop, "products": pd.concat([shop["products"], bundle], ignore_index=True)}
     planned = compute_policy(**shop, as_of=AS_OF, params=PARAMS).policy
     assert "GIFT" not in set(planned["sku"]) and {"A", "C"} <= set(planned["sku"])
+
+
+def test_inputs_cut_to_INPUT_COLUMNS_and_the_history_window_give_the_same_policy(shop):
+    cut = {name: df if INPUT_COLUMNS[name] is None else df[list(INPUT_COLUMNS[name])] for name, df in shop.items()}
+    daily = cut["daily_demand"]
+    cut["daily_demand"] = daily[daily["date"] > AS_OF - pd.Timedelta(days=PARAMS.history_days)]
+    expected, got = compute_policy(**shop, as_of=AS_OF, params=PARAMS), compute_policy(**cut, as_of=AS_OF, params=PARAMS)
+    for name in ("policy", "warehouse_split", "alerts", "campaign_check"):
+        pd.testing.assert_frame_equal(getattr(expected, name), getattr(got, name))

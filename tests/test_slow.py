@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from restock.schema import conform
-from restock.slow import ACTIONS, CAUSES, FLAGS, SlowParams, bucket_labels, find_slow_movers
+from restock.slow import ACTIONS, CAUSES, FLAGS, INPUT_COLUMNS, SlowParams, bucket_labels, find_slow_movers
 
 AS_OF = pd.Timestamp("2024-06-30")
 D = pd.Timestamp
@@ -464,3 +464,32 @@ def test_unflagged_skus_get_no_action_and_sort_last():
     assert sm["sku"].tolist() == ["A", "F"]
     f = _row(res, "F")
     assert pd.isna(f["flag"]) and pd.isna(f["action"]) and pd.isna(f["expected_recovery"])
+
+
+def test_inputs_cut_to_INPUT_COLUMNS_and_the_trend_window_give_the_same_result():
+    products = _products({"sku": "S", "price": 100.0}, {"sku": "P1", "price": 40.0}, {"sku": "F"})
+    stock = _stock(("S", "2024-01-01", 100), ("S", "2024-06-30", 100), ("F", "2024-06-30", 10), ("P1", "2024-06-30", 50))
+    receipts = _receipts(("F", "2024-06-01", 30), ("P1", "2024-02-01", 60))
+    lines = _lines(("s1", "S", "2024-06-20", 5), ("o1", "F", "2024-06-21", 8), ("o1", "P1", "2024-06-21", 1),
+                   ("c1", "S", "2024-05-20", 30, "live"))
+    after = conform(pd.DataFrame({"platform": "douyin", "after_sale_id": ["r1"], "sku": "S", "qty": [3],
+                                  "kind": "return", "requested_at": D("2024-06-25"), "reason": ["尺码不合适"]}),
+                    "after_sales")
+    traffic = conform(pd.DataFrame({"date": D("2024-06-20"), "sku": ["S", "F"], "views": [5000, 1000],
+                                    "clicks": [400, 100], "orders": [2, 50]}), "traffic")
+    campaigns = conform(pd.DataFrame({"campaign_id": ["c1"], "name": ["520直播"], "kind": ["live"],
+                                      "start": [D("2024-05-20")], "sku": ["S"], "expected_units": [100.0]}),
+                        "campaigns")
+    days = pd.date_range(end=AS_OF, periods=120)
+    demand = pd.DataFrame({"sku": "S", "date": days, "units": [3.0] * 64 + [2.0] * 28 + [0.5] * 28,
+                           "censored": False, "campaign_kind": None})
+    profile = pd.DataFrame({"sku": ["S", "P1", "F"], "return_rate": [0.5, 0.1, 0.1], "return_lag_days": 7.0,
+                            "restock_share": 1.0, "basis": "sku"})
+    full = dict(purchase_orders=receipts, order_lines=lines, after_sales=after, traffic=traffic, campaigns=campaigns,
+                daily_demand=demand, forecast=_forecast(S=0.5, F=2.0, P1=0.1), returns_profile=profile)
+    cut = {name: df if INPUT_COLUMNS[name] is None else df[list(INPUT_COLUMNS[name])] for name, df in full.items()}
+    cut["daily_demand"] = cut["daily_demand"][cut["daily_demand"]["date"] > AS_OF - pd.Timedelta(days=2 * 28)]
+    expected, got = _run(products, stock, **full), _run(products, stock[list(INPUT_COLUMNS["stock"])], **cut)
+    assert _row(expected, "S")["causes"].count(";") >= 2  # the scenario exercises several causes
+    pd.testing.assert_frame_equal(expected.slow_movers, got.slow_movers)
+    pd.testing.assert_frame_equal(expected.bundle_partners, got.bundle_partners)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from statistics import NormalDist
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -42,11 +43,29 @@ from restock.bundles import bundle_components
 __all__ = [
     "ABC_MEASURES",
     "ALERT_LEVELS",
+    "INPUT_COLUMNS",
     "SAFETY_STOCK_METHODS",
     "PolicyParams",
     "PolicyResult",
     "compute_policy",
 ]
+
+INPUT_COLUMNS = MappingProxyType({
+    "products": None,  # all: the workbook shows more of the product than the policy reads
+    "stock": ("as_of", "sku", "warehouse", "on_hand", "reserved"),
+    "purchase_orders": ("sku", "supplier", "qty_ordered", "qty_received", "ordered_at", "eta", "received_at"),
+    # order and line ids too: bundle lines are split into their components before the policy
+    "order_lines": ("order_id", "line_id", "sku", "status", "created_at", "qty", "paid_amount", "unit_price"),
+    "campaigns": ("campaign_id", "name", "kind", "start", "end", "sku", "expected_units"),
+    "traffic": ("date", "sku", "views", "clicks", "orders"),
+    "daily_demand": ("sku", "date", "units", "censored"),
+    "forecast": ("sku", "date", "forecast"),
+    "lead_time_demand": None,
+    "expected_returns": ("sku", "date", "expected_units"),
+})
+"""The columns :func:`compute_policy` reads per input (None: all of them); of daily_demand it
+reads only the last ``history_days`` days. A notebook loads no more (a big shop's tables are
+gigabytes)."""
 
 ABC_MEASURES = ("revenue", "units", "margin")
 SAFETY_STOCK_METHODS = ("max_minus_avg", "days_cover", "max_lead_time", "live_volatility", "service_level")

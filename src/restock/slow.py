@@ -24,6 +24,7 @@ cancelled (``to_ship``, ``shipped``, ``completed``), dated by ``created_at``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -32,11 +33,27 @@ __all__ = [
     "FLAGS",
     "CAUSES",
     "ACTIONS",
+    "INPUT_COLUMNS",
     "SlowParams",
     "SlowResult",
     "bucket_labels",
     "find_slow_movers",
 ]
+
+INPUT_COLUMNS = MappingProxyType({
+    "products": None,  # all
+    "stock": ("as_of", "sku", "warehouse", "on_hand"),
+    "purchase_orders": ("sku", "qty_received", "received_at"),
+    "order_lines": ("platform", "shop", "order_id", "sku", "qty", "unit_price", "created_at", "status", "channel"),
+    "after_sales": ("sku", "qty", "kind", "requested_at", "reason", "restockable"),
+    "traffic": ("sku", "date", "views", "clicks", "orders"),
+    "campaigns": ("campaign_id", "name", "start", "end", "sku", "expected_units"),
+    "daily_demand": ("sku", "date", "units", "censored"),
+    "forecast": ("sku", "date", "forecast"),
+    "returns_profile": ("sku", "return_rate", "restock_share"),
+})
+"""The columns :func:`find_slow_movers` reads per input (None: all of them); of daily_demand it
+reads only the last ``2 * trend_days`` days. A notebook loads no more."""
 
 FLAGS = ("dead", "slow", "overstock", "season_end")
 """Slow-mover flags, most severe first; ``flag`` is the first that applies."""
