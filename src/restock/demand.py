@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -177,42 +178,26 @@ def _positions(values: pd.Series, labels) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _key_codes(base: pd.Series, other: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
-    """Codes of ``base`` (0..n-1, nulls a value of their own) and of ``other`` in the same coding (-1 if absent)."""
-    encoded = pc.dictionary_encode(_arrow_strings(base), null_encoding="encode")
-    found = pc.index_in(_arrow_strings(other), value_set=encoded.dictionary, skip_nulls=False)
-    return (
-        encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64),
-        len(encoded.dictionary),
-    )
-
-
 def _first_match(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """For each row of ``left``, the first row of ``right`` with equal ``keys`` (nulls equal), -1 if none.
 
-    What ``left.merge(right.drop_duplicates(keys), on=keys, how="left")`` finds, with Arrow
-    hash tables on the smaller side and integer codes for the combined key; right rows drop
-    out as soon as one key has no match, so the later keys are looked up on few rows.
+    What ``left.merge(right.drop_duplicates(keys), on=keys, how="left")`` finds, as a hash
+    join in an in-memory DuckDB: both cores, and Arrow-backed columns are read in place. At
+    100,000 SKUs (5 M after-sales rows against 15 M order lines) Arrow hash lookups key by
+    key took 30 s; the join takes a few.
     """
-    left_is_base = len(left) <= len(right)
-    base, other = (left, right) if left_is_base else (right, left)
-    base_code = np.zeros(len(base), np.int64)
-    alive = np.arange(len(other))  # rows of ``other`` whose keys so far all occur in ``base``
-    other_code = np.zeros(len(other), np.int64)
-    for key in keys:
-        b, o, n = _key_codes(base[key], other[key].iloc[alive])
-        combined_base = base_code * n + b
-        combined_other = other_code[alive] * n + o
-        base_code, uniques = pd.factorize(combined_base)
-        o = np.where(o >= 0, pd.Index(uniques).get_indexer(combined_other), -1)
-        alive, other_code = alive[o >= 0], np.full(len(other), -1, np.int64)
-        other_code[alive] = o[o >= 0]
-    left_code, right_code = (base_code, other_code) if left_is_base else (other_code, base_code)
-    first_right = np.full(len(uniques), -1, np.int64)
-    matched = np.flatnonzero(right_code >= 0)[::-1]
-    first_right[right_code[matched]] = matched  # written last = the first row
-    return np.where(left_code >= 0, first_right[np.maximum(left_code, 0)], -1)
+    def table(frame: pd.DataFrame) -> pa.Table:
+        columns = {k: pa.array(frame[k].astype("string[pyarrow]").array) for k in keys}
+        return pa.table({**columns, "_row": np.arange(len(frame), dtype=np.int64)})
+
+    on = " AND ".join(f'l."{k}" IS NOT DISTINCT FROM r."{k}"' for k in keys)
+    with duckdb.connect() as con:
+        con.register("l", table(left))
+        con.register("r", table(right))
+        found = con.execute(f"SELECT l._row, min(r._row) AS first FROM l JOIN r ON {on} GROUP BY l._row").fetchnumpy()
+    out = np.full(len(left), -1, np.int64)
+    out[found["_row"]] = found["first"]
+    return out
 
 
 # --------------------------------------------------------------------------- daily demand
