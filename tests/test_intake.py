@@ -115,6 +115,22 @@ def test_export_error_propagates_with_its_message(tmp_path, monkeypatch):
         import_files(bad, store_path=tmp_path / "s.duckdb", platform="douyin")
 
 
+def test_an_unreadable_file_stops_the_import_after_the_files_before_it(exports, tmp_path, monkeypatch):
+    (exports / "orders_3.csv").write_text("orders_3.csv", encoding="utf-8")  # read ahead maybe, never stored
+
+    def adapter(path, platform, mapping, shop=None):
+        if path.name == "orders_2.csv":
+            raise ExportError("orders_2.csv: not a 抖店 order export; missing columns: 子订单编号")
+        return _result(path, platform, lines=[(path.stem, "to_ship")])
+
+    monkeypatch.setattr(intake, "read_export", adapter)
+    with pytest.raises(ExportError, match="orders_2.csv: not a 抖店 order export"):
+        import_files(exports, store_path=tmp_path / "s.duckdb")
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        assert [Path(f).name for f in store.imports()["source_file"]] == ["orders_1.csv"]
+        assert store.load("order_lines")["order_id"].tolist() == ["orders_1"]
+
+
 def test_rows_that_do_not_add_up_are_refused(tmp_path, monkeypatch):
     export = tmp_path / "orders.csv"
     export.write_text("x", encoding="utf-8")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from restock.io import _common
-from restock.io._common import constant, parse_datetime, parse_int, parse_number
+from restock.io._common import (
+    RowFaults,
+    assemble,
+    constant,
+    parse_columns,
+    parse_datetime,
+    parse_int,
+    parse_number,
+)
 
 
 def _text(*cells) -> pd.Series:
@@ -23,6 +32,28 @@ def test_int_beyond_int64_falls_back_to_the_slow_path():
     values, bad = parse_int(_text("1", "99999999999999999999", "x"))
     assert values.tolist()[0] == 1 and pd.isna(values.iloc[2])
     assert bad.tolist() == [False, False, True]
+
+
+def test_columns_arrow_reads_whole_give_what_the_cell_by_cell_paths_give():
+    # every cell casts, so the column is cast at once; the values are those of the paths above
+    values, bad = parse_int(_text("3", "-2", None, "+5", "007"))
+    assert values.tolist() == [3, -2, pd.NA, 5, 7] and not bad.any()
+    values, bad = parse_number(_text("12.99", "-1", "1e3", None))
+    assert values.tolist() == [12.99, -1.0, 1000.0, pd.NA] and not bad.any()
+
+
+@pytest.mark.parametrize("block", [2, 4096])
+def test_numbers_cast_block_by_block_around_the_cells_arrow_refuses(monkeypatch, block):
+    monkeypatch.setattr(_common, "_PANDAS_BLOCK", block)  # 2: the bad cells are found by halving
+    values, bad = parse_int(_text("1", "2", "3", "x", "5", "6", "1,200", "8", None, "9007199254740993"))
+    assert values.tolist() == [1, 2, 3, pd.NA, 5, 6, 1200, 8, pd.NA, 9007199254740993]
+    assert bad.tolist() == [False, False, False, True, False, False, False, False, False, False]
+    values, bad = parse_number(_text("1.5", "2", "USD 3.25", "abc", "5", "6", "1,299.00", "8.1", None, "10"))
+    assert values.tolist() == [1.5, 2.0, 3.25, pd.NA, 5.0, 6.0, 1299.0, 8.1, pd.NA, 10.0]
+    assert bad.tolist() == [False, False, False, True, False, False, False, False, False, False]
+    # a ",dd" cell makes the whole column comma-decimal, plain "1.234" included (Arrow would read 1.234)
+    values, bad = parse_number(_text("1.234", "2", "3", "4", "BRL 35,91", "7,00"))
+    assert values.tolist() == [1234.0, 2.0, 3.0, 4.0, 35.91, 7.0] and not bad.any()
 
 
 def test_number_mixes_plain_grouped_and_currency_cells():
@@ -61,3 +92,44 @@ def test_constant_builds_typed_columns():
     assert constant(None, index).isna().all()
     assert constant("2", index, "Int64").tolist() == [2, 2, 2]
     assert constant(None, index, "datetime64[ns]").dtype == "datetime64[ns]"
+
+
+def test_row_faults_keep_each_row_s_first_fault_whatever_the_mask_type():
+    faults = RowFaults(4)
+    faults.add(pd.array([True, None, False, False], dtype="boolean"), "first", "a")  # NA counts as no fault
+    faults.add(np.array([True, True, False, False]), "second", "b", _text("x", "y", "z", "w"), "expected y")
+    faults.add(pd.Series([False, False, True, True]), "third", None)
+    assert faults.reason.tolist() == ["first", "second", "third", "third"]
+    assert faults.column.tolist() == ["a", "b", None, None]
+    assert faults.detail[1] == "'y': expected y"
+    assert not faults.ok.any()
+
+
+def test_parse_columns_records_the_first_fault_in_column_order():
+    frame = pd.DataFrame({"数量": ["x", "1", "y"], "时间": ["bad", "bad", "2024-01-01 00:00:00"]}, dtype="string[pyarrow]")
+    faults = RowFaults(3)
+    out = parse_columns(frame, {"qty": "数量", "created_at": "时间"}, "order_lines", faults,
+                        date_formats=("%Y-%m-%d %H:%M:%S",))
+    assert faults.reason.tolist() == ["non_numeric_quantity", "unparseable_date", "non_numeric_quantity"]
+    assert faults.column.tolist() == ["数量", "时间", "数量"]
+    assert list(out.columns) == ["qty", "created_at"] and out["qty"].tolist() == [pd.NA, 1, pd.NA]
+
+
+@pytest.mark.parametrize("bad_rows", [[0, 7, 8, 19], list(range(0, 200, 2))])  # 3 runs kept: sliced; 100: filtered
+def test_assemble_keeps_the_good_rows_in_file_order(bad_rows):
+    n = 200
+    frame = pd.DataFrame({"sku": [f"S{i}" for i in range(n)]}, dtype="string[pyarrow]")
+    lines = pd.DataFrame({"platform": constant("douyin", frame.index), "order_id": frame["sku"],
+                          "line_id": frame["sku"], "sku": frame["sku"], "qty": pd.array(range(n), dtype="Int64"),
+                          "created_at": pd.Timestamp("2024-01-01"), "status": constant("to_ship", frame.index)})
+    faults = RowFaults(n)
+    faults.add(np.isin(np.arange(n), bad_rows), "missing_sku", "sku")
+    result = assemble("f.csv", "douyin", frame, 2, {"order_lines": (lines, np.ones(n, dtype=bool))}, faults,
+                      "order_lines")
+    kept = [i for i in range(n) if i not in bad_rows]
+    table = result.tables["order_lines"]
+    assert table["sku"].tolist() == [f"S{i}" for i in kept] and table["line_id"].tolist() == table["sku"].tolist()
+    assert table["qty"].tolist() == kept and table["source_row"].tolist() == [i + 2 for i in kept]
+    assert table["sku"].dtype == pd.StringDtype("pyarrow") and table.index.equals(pd.RangeIndex(len(kept)))
+    assert result.quarantine["source_row"].tolist() == [i + 2 for i in bad_rows]
+    assert result.quarantine["raw"].iloc[0] == '{"sku":"S0"}'

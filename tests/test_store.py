@@ -270,3 +270,24 @@ def test_an_empty_table_loads_as_frames_pandas_can_join(tmp_path):
     assert products.empty and list(products.columns) == list(TABLES["products"].columns)
     prices = products.groupby("category")["price"].median()
     assert products.join(prices.rename("category_price"), on="category").empty
+
+
+def test_load_reads_only_the_columns_asked_for(store, three_lines):
+    store.upsert("order_lines", three_lines, 1)
+    df = store.load("order_lines", columns=["sku", "qty", "order_id"])
+    assert list(df.columns) == ["sku", "qty", "order_id"]  # in the order asked
+    assert df.dtypes.astype(str).tolist() == ["string", "Int64", "string"]
+    assert df.values.tolist() == [["A", 1, "o1"], ["B", 1, "o1"], ["A", 3, "o2"]]  # still ordered by date and key
+    cut = store.load("order_lines", as_of="2024-02-29", columns=["qty"])  # the cut needs no date column selected
+    assert cut.empty and list(cut.columns) == ["qty"] and str(cut["qty"].dtype) == "Int64"
+
+
+def test_load_refuses_columns_the_table_lacks(store):
+    with pytest.raises(ValueError, match=r"columns must be columns of stock; got unknown \['qty'\]"):
+        store.load("stock", columns=["sku", "qty"])
+    with pytest.raises(ValueError, match="not one string; got 'sku'"):
+        store.load("stock", columns="sku")
+    with pytest.raises(ValueError, match=r"each once; got \['sku', 'sku'\]"):
+        store.load("stock", columns=["sku", "sku"])
+    with pytest.raises(ValueError, match=r"at least once.*got \[\]"):
+        store.load("stock", columns=[])

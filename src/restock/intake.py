@@ -16,21 +16,25 @@ where duplicates are rows the store already held unchanged, duplicates inside th
 included. A folder holding ``restock-demo.json`` is a generated DEMO shop: its imports are
 marked demo, and every report made from the store says so.
 
-Files are imported one at a time, each in its own import record. When a file cannot be
-read, :class:`restock.io.ExportError` propagates with its message; the files before it
-stay imported, and importing them again changes nothing.
+Files are stored one at a time, in order, each in its own import record. While one file is
+being written to the store, the next ones are read and parsed in a background thread (the
+adapters' Arrow kernels and DuckDB both release the GIL), so the two stages overlap on two
+cores; at most three files are held in memory. When a file cannot be read,
+:class:`restock.io.ExportError` propagates with its message; the files before it stay
+imported, and importing them again changes nothing.
 """
 
 from __future__ import annotations
 
 import json
-
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from restock.io import detect_platform, read_export
+from restock.schema import AdapterResult
 from restock.store import Store
 
 __all__ = ["import_files", "export_files", "IntakeSummary", "FileIntake", "DEMO_MARKER", "EXPORT_SUFFIXES"]
@@ -40,6 +44,10 @@ DEMO_MARKER = "restock-demo.json"
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz", ".xlsx")
 """File endings a folder is searched for (case-insensitive)."""
+
+_READ_AHEAD = 2
+"""Files read ahead of the one being stored: the reader never waits for the store, and at
+most three files (about a million rows each in a big export) are held in memory."""
 
 _COUNTS = ("rows_in", "stored", "inserted", "updated", "quarantined", "duplicates")
 
@@ -202,16 +210,35 @@ def import_files(
     """
     files = export_files(paths)
     done: list[FileIntake] = []
-    with Store(store_path) as store:
-        for path in files:
-            done.append(_import_one(store, path, platform, mapping, shop))
+    with Store(store_path) as store, ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-read") as reader:
+        ahead: deque[Future[_ReadFile]] = deque(
+            reader.submit(_read_one, path, platform, mapping, shop) for path in files[:_READ_AHEAD]
+        )
+        following = iter(files[_READ_AHEAD:])
+        try:
+            for _ in files:
+                current = ahead.popleft().result()  # an unreadable file raises here, after those before it
+                if (path := next(following, None)) is not None:
+                    ahead.append(reader.submit(_read_one, path, platform, mapping, shop))
+                done.append(_store_one(store, current))
+        finally:
+            for pending in ahead:  # after an error: files not read yet are not read
+                pending.cancel()
     return IntakeSummary(tuple(done))
 
 
-def _import_one(
-    store: Store, path: Path, platform: str, mapping: str | Path | None, shop: str | None
-) -> FileIntake:
-    """Read one file, store its tables and quarantine, record and return its counts."""
+@dataclass(frozen=True)
+class _ReadFile:
+    """One file read by its adapter, ready to be stored."""
+
+    path: Path
+    platform: str
+    is_demo: bool
+    result: AdapterResult
+
+
+def _read_one(path: Path, platform: str, mapping: str | Path | None, shop: str | None) -> _ReadFile:
+    """Detect the adapter, read the file through it and check that its rows add up."""
     if platform == "auto":  # name the adapter (douyin_after_sales, template …), not only the platform
         platform = "generic" if mapping is not None else detect_platform(path)
     marker = path.parent / DEMO_MARKER
@@ -220,22 +247,28 @@ def _import_one(
         shop = json.loads(marker.read_text(encoding="utf-8")).get("shop")
     result = read_export(path, platform, mapping, shop=shop)
     result.check()
-    import_id = store.begin_import(str(path), platform, is_demo)
+    return _ReadFile(path, platform, is_demo, result)
+
+
+def _store_one(store: Store, read: _ReadFile) -> FileIntake:
+    """Store one read file's tables and quarantine, record and return its counts."""
+    result = read.result
+    import_id = store.begin_import(str(read.path), read.platform, read.is_demo)
     counts = [store.upsert(table, frame, import_id) for table, frame in result.tables.items()]
     store.add_quarantine(result.quarantine, import_id)
     by_reason = result.quarantine["reason"].value_counts()
     summary = FileIntake(
-        file=str(path),
-        platform=platform,
+        file=str(read.path),
+        platform=read.platform,
         rows_in=int(result.rows_in),
         inserted=sum(c.inserted for c in counts),
         updated=sum(c.updated for c in counts),
         quarantined=len(result.quarantine),
         duplicates=sum(c.unchanged for c in counts),
         by_reason={str(reason): int(n) for reason, n in by_reason.items()},
-        is_demo=is_demo,
+        is_demo=read.is_demo,
     )
     if summary.rows_in != summary.stored + summary.quarantined + summary.duplicates:
-        raise AssertionError(f"{path}: the rows do not add up: {_equation(summary)}")
+        raise AssertionError(f"{read.path}: the rows do not add up: {_equation(summary)}")
     store.finish_import(import_id, _counts_dict(summary))
     return summary

@@ -7,7 +7,8 @@ only the remaining cells take the slower, more forgiving pandas path:
 1. :func:`read_rows` reads every cell as text (pyarrow CSV reader, or calamine for
    XLSX), trying the encodings in :data:`ENCODINGS`.
 2. :func:`parse_columns` turns the source columns into canonical columns with the
-   canonical dtypes; a cell that does not parse marks its row in :class:`RowFaults`.
+   canonical dtypes (two columns at a time, in threads); a cell that does not parse
+   marks its row in :class:`RowFaults`.
 3. The adapter applies its own rules (vocabularies, signs, fallbacks), marking more
    faults; a row keeps only its first fault.
 4. :func:`assemble` sends every row to exactly one place: a canonical table or the
@@ -21,6 +22,7 @@ import csv
 import gzip
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,8 @@ _ISO_FORMATS = {
     "%d/%m/%Y %H:%M:%S": (rf"^(\d\d)/(\d\d)/{_YEAR} {_TIME}$", r"\3-\2-\1 \4"),
     "%m/%d/%Y %H:%M:%S": (rf"^(\d\d)/(\d\d)/{_YEAR} {_TIME}$", r"\3-\1-\2 \4"),
 }
+_PARSE_THREADS = 2  # columns parsed at once (Arrow's kernels release the GIL); 2 cores is the target
+_MAX_SLICES = 64  # kept rows in at most this many runs are sliced out of the strings, not copied
 _PANDAS_BLOCK = 4096  # a batch Arrow refuses is halved down to this size, then left to pandas
 
 # Reason codes for a cell that does not parse, by canonical column.
@@ -112,11 +116,12 @@ class RowFaults:
         self.reason = np.full(n_rows, None, dtype=object)
         self.column = np.full(n_rows, None, dtype=object)
         self.detail = np.full(n_rows, None, dtype=object)
+        self._faulted = np.zeros(n_rows, dtype=bool)  # kept beside reason: isna on objects is slow
 
     @property
     def ok(self) -> np.ndarray:
         """Boolean mask of the rows without a fault."""
-        return pd.isna(self.reason)
+        return ~self._faulted
 
     def add(
         self,
@@ -135,10 +140,12 @@ class RowFaults:
             values: the offending cells, quoted into the detail.
             expected: what was expected, appended to the detail.
         """
-        mask = np.asarray(pd.Series(mask).fillna(False), dtype=bool) & self.ok
-        rows = np.flatnonzero(mask)
+        if not isinstance(mask, np.ndarray):
+            mask = pd.Series(mask).to_numpy(dtype=bool, na_value=False)
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & ~self._faulted)
         if rows.size == 0:
             return
+        self._faulted[rows] = True
         self.reason[rows] = reason
         self.column[rows] = column
         if values is None:
@@ -277,9 +284,13 @@ def text(cells: pd.Series, null_tokens: Iterable[str] = ("",)) -> pd.Series:
     digits, and write ``-`` for an empty cell.
     """
     stripped = pc.utf8_trim_whitespace(_arrow(cells))
-    is_null = pc.is_in(stripped, value_set=pa.array(list(null_tokens), type=stripped.type))
-    cleaned = pc.if_else(is_null, pa.scalar(None, type=stripped.type), stripped)
-    return _series(cleaned, cells.index)
+    is_null = None
+    for token in null_tokens:  # one equality per token: a few times faster than is_in
+        equal = pc.equal(stripped, token)
+        is_null = equal if is_null is None else pc.or_(is_null, equal)
+    if is_null is None:
+        return _series(stripped, cells.index)
+    return _series(pc.if_else(is_null, pa.scalar(None, type=stripped.type), stripped), cells.index)
 
 
 def _arrow(cells: pd.Series) -> pa.ChunkedArray:
@@ -343,9 +354,28 @@ def parse_int(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
         ``(values, bad)``: Int64 values, and a mask of non-empty cells that are not a
         whole number.
     """
+    values, rest = _cast_where_arrow_can(cells, pa.int64(), "Int64")
+    bad = pd.Series(False, index=cells.index)
+    if rest.size:  # Arrow reads exactly the plain whole numbers: the others take the paths below
+        rest_values, rest_bad = _parse_int_cells(cells.iloc[rest])
+        values.iloc[rest] = rest_values.array  # not via NumPy: NA would make it float, inexact beyond 2**53
+        bad.iloc[rest] = rest_bad.to_numpy()
+    return values, bad
+
+
+def _parse_int_cells(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_int` cell by cell: plain cells cast by Arrow, the others parsed as text."""
     plain = _matches(_arrow(cells), _PLAIN_INT)
     parsed = _with_fallback(cells, plain, pa.int64(), "Int64", _parse_int_text)
     return parsed if parsed is not None else _parse_int_text(cells)
+
+
+def _cast_where_arrow_can(cells: pd.Series, arrow_type: pa.DataType, dtype: str) -> tuple[pd.Series, np.ndarray]:
+    """The cells Arrow casts (:func:`_cast_blocks`) as a ``dtype`` Series, and the positions of
+    the other non-empty cells, NA in the Series, for the caller to parse."""
+    values, cast = _cast_blocks(_arrow(cells), arrow_type)
+    series = values.to_pandas(types_mapper={arrow_type: pd.api.types.pandas_dtype(dtype)}.get)
+    return series.set_axis(cells.index), np.flatnonzero(cells.notna().to_numpy(dtype=bool) & ~cast)
 
 
 def _parse_int_text(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -371,6 +401,11 @@ def parse_number(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
     Returns:
         ``(values, bad)``: Float64 values and a mask of non-empty cells that did not parse.
     """
+    every_cell = _cast(cells, pa.float64(), "Float64")
+    if every_cell is not None:  # what every path below would give when Arrow reads every cell
+        return every_cell, pd.Series(False, index=cells.index)
+    # Not block by block as parse_int: grouped amounts ("1,299.00") are common, spread over
+    # the file, and the decimal separator is decided on the whole column.
     strings = _arrow(cells)
     plain = _matches(strings, _PLAIN_DECIMAL)
     rest = cells[cells.notna().to_numpy(dtype=bool) & ~plain]
@@ -378,11 +413,13 @@ def parse_number(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
         return _parse_number_text(cells, comma_decimal=False)
     amounts = _strip_currency(rest)
     commas = int(amounts.str.contains(r",\d{1,2}$").sum())
-    dots = int(amounts.str.contains(_DOT_DECIMAL_END).sum()) + int((plain & _matches(strings, _DOT_DECIMAL_END)).sum())
-    if commas > dots:  # "12.345" means 12345 here: every cell takes the slow path
+    # dots are counted only when there are commas to weigh them against (a pass over every cell)
+    if commas and commas > int(amounts.str.contains(_DOT_DECIMAL_END).sum()) + int(
+        (plain & _matches(strings, _DOT_DECIMAL_END)).sum()
+    ):  # "12.345" means 12345 here: every cell takes the slow path
         return _parse_number_text(cells, comma_decimal=True)
-    parsed = _with_fallback(cells, plain, pa.float64(), "Float64",
-                            lambda text: _parse_number_text(text, comma_decimal=False))
+    parsed = _with_fallback(cells, plain, pa.float64(), "Float64",  # the same rows as ``rest``
+                            lambda text: _parse_number_text(text, comma_decimal=False, amounts=amounts))
     return parsed if parsed is not None else _parse_number_text(cells, comma_decimal=False)
 
 
@@ -392,12 +429,17 @@ def _strip_currency(cells: pd.Series) -> pd.Series:
     return amounts.str.replace(r"\s*(?:[A-Z]{3}|元)$", "", regex=True)
 
 
-def _parse_number_text(cells: pd.Series, comma_decimal: bool) -> tuple[pd.Series, pd.Series]:
-    """:func:`parse_number` with the column's decimal separator already decided."""
+def _parse_number_text(
+    cells: pd.Series, comma_decimal: bool, amounts: pd.Series | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_number` with the column's decimal separator already decided.
+
+    ``amounts``: the cells already stripped of currency (:func:`_strip_currency`), if at hand.
+    """
     clean = _cast(cells, pa.float64(), "Float64")
     if clean is not None:
         return clean, pd.Series(False, index=cells.index)
-    amounts = _strip_currency(cells)
+    amounts = _strip_currency(cells) if amounts is None else amounts
     group, decimal = (".", ",") if comma_decimal else (",", ".")
     grouped = amounts.str.fullmatch(rf"[+-]?\d{{1,3}}(\{group}\d{{3}})+(\{decimal}\d+)?")
     amounts = _choose(grouped, amounts.str.replace(group, "", regex=False), amounts)
@@ -450,8 +492,8 @@ def parse_datetime(cells: pd.Series, formats: Sequence[str]) -> tuple[pd.Series,
         ``(values, bad)``: datetime64[ns] values and a mask of non-empty cells that
         matched no format.
     """
-    values = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
-    todo = cells.notna().to_numpy(dtype=bool)
+    values = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")  # NumPy until the end:
+    todo = cells.notna().to_numpy(dtype=bool)  # assignments by position stay cheap on a million cells
     strings = _arrow(cells)
     for fmt in formats:
         if fmt in _ISO_FORMATS and todo.any():
@@ -462,7 +504,7 @@ def parse_datetime(cells: pd.Series, formats: Sequence[str]) -> tuple[pd.Series,
             if rewrite is not None:
                 iso = pc.replace_substring_regex(iso, pattern, rewrite)
             parsed, cast = _iso_timestamps(iso)
-            values.iloc[rows[cast]] = parsed[cast]
+            values[rows[cast]] = parsed[cast]
             todo[rows[cast]] = False
         if not todo.any():
             break
@@ -474,32 +516,43 @@ def parse_datetime(cells: pd.Series, formats: Sequence[str]) -> tuple[pd.Series,
         else:
             parsed = pd.to_datetime(pending, format=fmt, errors="coerce")
         values[todo] = parsed.to_numpy(dtype="datetime64[ns]")
-        todo &= values.isna().to_numpy()
-    return values, pd.Series(todo, index=cells.index)
+        todo &= np.isnat(values)
+    return pd.Series(values, index=cells.index), pd.Series(todo, index=cells.index)
 
 
 def _iso_timestamps(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """ISO-8601 text cast by Arrow: datetime64[ns] values and the mask of cells cast.
+    """ISO-8601 text cast by Arrow (:func:`_cast_blocks`): datetime64[ns] values and the mask of cells cast."""
+    values, cast = _cast_blocks(cells, pa.timestamp("ns"))
+    return values.to_numpy().astype("datetime64[ns]", copy=False), cast
 
-    One impossible date (``2024-02-30``) makes Arrow refuse a whole batch, so a refused
-    batch is halved until the halves cast or hold at most ``_PANDAS_BLOCK`` cells, which
-    are left to pandas: a few bad cells cost a few extra casts, not a slow path for all.
+
+def _cast_blocks(cells: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Text cast by Arrow where it can: the values (null where not cast) and the mask of cells cast.
+
+    One cell Arrow cannot read (``2024-02-30``, ``abc``) makes it refuse a whole batch, so a
+    refused batch is halved until the halves cast or hold at most ``_PANDAS_BLOCK`` cells,
+    which are left to the caller's slower parser: a few bad cells cost a few extra casts
+    (a refused cast stops at the first bad cell), not a slow path for every cell.
     """
-    values = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    pieces: list[tuple[int, pa.ChunkedArray | pa.Array]] = []
     cast = np.zeros(len(cells), dtype=bool)
     pending = [(0, len(cells))] if len(cells) else []
     while pending:  # one step per halving, about log2(cells) per bad cell
         start, length = pending.pop()
         try:
-            block = pc.cast(cells.slice(start, length), pa.timestamp("ns"))
-        except pa.ArrowInvalid:
+            block = pc.cast(cells.slice(start, length), arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             if length > _PANDAS_BLOCK:
                 half = length // 2
                 pending += [(start, half), (start + half, length - half)]
+            else:
+                pieces.append((start, pa.nulls(length, arrow_type)))
             continue
-        values[start:start + length] = block.to_numpy(zero_copy_only=False)
+        pieces.append((start, block))
         cast[start:start + length] = True
-    return values, cast
+    chunks = [chunk for _, piece in sorted(pieces, key=lambda p: p[0])
+              for chunk in (piece.chunks if isinstance(piece, pa.ChunkedArray) else [piece])]
+    return pa.chunked_array(chunks, type=arrow_type), cast
 
 
 def parse_bool(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -560,15 +613,14 @@ def parse_columns(
     """
     spec = TABLES[table].columns
     as_text = set(as_text)
-    out = pd.DataFrame(index=frame.index)
-    for column, source in sources.items():
-        if source not in frame.columns:
-            continue
-        cells = text(frame[source], null_tokens)
+    present = [(column, source, frame[source]) for column, source in sources.items() if source in frame.columns]
+
+    def parse(item: tuple[str, str, pd.Series]) -> tuple[pd.Series, tuple | None]:
+        column, source, raw = item
+        cells = text(raw, null_tokens)
         dtype = pd.api.types.pandas_dtype(spec[column])
         if column in as_text or isinstance(dtype, pd.StringDtype):
-            out[column] = cells
-            continue
+            return cells, None
         if pd.api.types.is_integer_dtype(dtype):
             values, bad = parse_int(cells)
             reason = "non_numeric_quantity" if column in _QUANTITY_COLUMNS else "non_numeric_value"
@@ -583,7 +635,16 @@ def parse_columns(
         else:  # boolean
             values, bad = parse_bool(cells)
             reason, expected = "unparseable_bool", "expected true/false, yes/no, 1/0 or 是/否"
-        faults.add(bad, reason, source, cells, expected)
+        return values, (bad, reason, source, cells, expected)
+
+    # Columns parse independently and Arrow's kernels release the GIL: two threads use both
+    # cores. Faults are recorded afterwards in column order, so a row keeps the same first one.
+    with ThreadPoolExecutor(max_workers=_PARSE_THREADS) as pool:
+        parsed = list(pool.map(parse, present))
+    out = pd.DataFrame(index=frame.index)
+    for (column, _, _), (values, fault) in zip(present, parsed):
+        if fault is not None:
+            faults.add(*fault)
         out[column] = values
     return out
 
@@ -610,12 +671,19 @@ def _raw_json(frame: pd.DataFrame) -> list[str]:
     return lines.rstrip("\n").split("\n")
 
 
+def _runs(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) of each run of True in ``keep``."""
+    edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
+    return edges[::2], edges[1::2]
+
+
 def _conformed(canonical: pd.DataFrame, table: str, keep: np.ndarray) -> pd.DataFrame:
     """``conform(canonical.loc[keep], table)``, without copying what needs no change.
 
     Each column is cast only when its dtype differs, strings are filtered in Arrow and
     absent optional columns are built as typed nulls (pandas would fill strings one
-    Python object per row).
+    Python object per row). When the kept rows form a few runs (a big export with a few
+    bad rows), strings are sliced around the dropped rows instead of copied.
     """
     spec = TABLES[table]
     missing = [c for c in spec.required if c not in canonical.columns]
@@ -624,6 +692,8 @@ def _conformed(canonical: pd.DataFrame, table: str, keep: np.ndarray) -> pd.Data
     rows = int(keep.sum())
     every_row = rows == len(keep)
     mask = pa.array(keep)
+    starts, stops = _runs(keep)
+    sliced = 0 < len(starts) <= _MAX_SLICES
     columns: dict[str, pd.Series | pd.api.extensions.ExtensionArray] = {}
     for column, dtype in spec.columns.items():
         if column not in canonical.columns:
@@ -635,7 +705,13 @@ def _conformed(canonical: pd.DataFrame, table: str, keep: np.ndarray) -> pd.Data
         if every_row:
             columns[column] = values.array
         elif isinstance(values.dtype, pd.StringDtype):
-            columns[column] = _series(pc.filter(_arrow(values), mask), pd.RangeIndex(rows)).array
+            strings = _arrow(values)
+            if sliced:
+                pieces = [chunk for a, b in zip(starts, stops) for chunk in strings.slice(a, b - a).chunks]
+                strings = pa.chunked_array(pieces, type=strings.type)
+            else:
+                strings = pc.filter(strings, mask)
+            columns[column] = _series(strings, pd.RangeIndex(rows)).array
         else:
             columns[column] = values.array[keep]
     return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)

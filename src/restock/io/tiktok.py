@@ -125,8 +125,11 @@ def _has_description_row(frame: pd.DataFrame) -> bool:
 
 def _date_formats(frame: pd.DataFrame) -> tuple[str, ...]:
     """Formats for this file's time columns: day-first or month-first, decided per file."""
-    chunks = [pa.array(text(frame[c]).array) for c in ("Created Time", "Paid Time") if c in frame.columns]
-    fields = pc.extract_regex(pa.chunked_array(chunks), _SLASH_TIME)  # RE2 in C++: 1M cells in 0.1 s
+    # Chunks gathered from each column's ChunkedArray: given the ChunkedArrays themselves,
+    # pa.chunked_array would convert every cell through Python.
+    chunks = [chunk for c in ("Created Time", "Paid Time") if c in frame.columns
+              for chunk in pa.chunked_array(pa.array(text(frame[c]).array)).chunks]
+    fields = pc.extract_regex(pa.chunked_array(chunks, type=pa.large_string()), _SLASH_TIME)  # RE2 in C++
     month_first = not _any_above_12(fields, "first") and _any_above_12(fields, "second")
     return ((_MONTH_FIRST, _DAY_FIRST) if month_first else (_DAY_FIRST, _MONTH_FIRST)) + _OTHER_FORMATS
 
