@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from restock.schema import keep_rows
+
 __all__ = ["bundle_components", "explode_bundles"]
 
 
@@ -62,4 +64,4 @@ def explode_bundles(order_lines: pd.DataFrame, products: pd.DataFrame) -> pd.Dat
         lines[money] = lines[money] * share
     lines["unit_price"] = lines["paid_amount"] / lines["qty"]
     exploded = lines[order_lines.columns].astype(order_lines.dtypes.to_dict())
-    return pd.concat([order_lines[~is_bundle], exploded], ignore_index=True)
+    return pd.concat([keep_rows(order_lines, ~is_bundle.to_numpy(bool)), exploded], ignore_index=True)
