@@ -5,7 +5,6 @@ so they exercise the runner itself; tests/test_end_to_end.py runs the real noteb
 """
 
 import json
-import os
 
 import nbformat
 import pandas as pd
@@ -143,23 +142,6 @@ def test_notebooks_of_one_step_run_together_and_pages_keep_the_file_order(projec
     assert lines[1].startswith("[1/3] a_first")
     index = (final / "index.html").read_text()
     assert index.index("b_second.html") < index.index("c_third.html")
-
-
-def test_a_background_notebook_runs_at_low_cpu_priority(project):
-    tmp_path, cfg = project
-    _notebook(config.NOTEBOOKS_DIR / "c_third.ipynb",
-              "import os\nfrom restock import notebook as nb\nctx = nb.open_run(store_path, as_of, run_dir)\n"
-              "ctx.record('niceness', os.nice(0))")
-    raw = yaml.safe_load(cfg.read_text())
-    raw["notebooks"]["c_third"] = {}
-    raw["steps"] = [["a_first", "c_third"], ["b_second"]]
-    raw["background"] = ["c_third"]
-    cfg.write_text(yaml.safe_dump(raw))
-    final = batch.run(cfg, echo=lambda _: None)
-    assert json.loads((final / "figures.json").read_text())["c_third.niceness"] == os.nice(0) + batch.BACKGROUND_NICENESS
-    with pytest.raises(ValueError, match=r"background names \['zz'\]"):
-        cfg.write_text(yaml.safe_dump({**raw, "background": ["zz"]}))
-        batch.load_run_config(cfg)
 
 
 def test_a_failing_notebook_in_a_parallel_step_fails_the_run(project):

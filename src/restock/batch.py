@@ -6,7 +6,7 @@ unknown name is refused before anything runs), then executes the notebooks with 
 same ``store_path``, ``as_of`` and ``run_dir``: step by step as the file's ``steps`` says,
 the notebooks of one step at the same time (each its own kernel, in its own process:
 papermill is process-safe, not thread-safe), and in the file's order when it says nothing.
-Notebooks listed under ``background`` run at a low CPU priority. Each executed notebook is also exported as an HTML page with the code hidden, and an
+Each executed notebook is also exported as an HTML page with the code hidden, and an
 index page links them.
 
 The run is atomic: everything is written into ``<out>/.<as_of>.partial`` and renamed to
@@ -21,7 +21,6 @@ import html
 import json
 import shutil
 import multiprocessing
-import os
 import sys
 import time
 import warnings
@@ -41,9 +40,6 @@ __all__ = ["RunConfig", "RunError", "load_run_config", "run"]
 
 _POOL_CONTEXT = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
 
-BACKGROUND_NICENESS = 10
-"""Added to the CPU niceness of the notebooks the parameter file lists under ``background``."""
-
 RUN_PARAMETERS = ("store_path", "as_of", "run_dir")
 """Set by the runner for every notebook; not allowed in a notebook's section."""
 
@@ -61,7 +57,6 @@ class RunConfig:
     out_dir: str
     notebooks: dict[str, dict]
     steps: tuple[tuple[str, ...], ...]
-    background: frozenset[str]
 
 
 def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
@@ -74,7 +69,7 @@ def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
     """
     path = resolve(path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    allowed = {"store_path", "out_dir", "notebooks", "steps", "background"}
+    allowed = {"store_path", "out_dir", "notebooks", "steps"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {unknown}; allowed: {sorted(allowed)}")
@@ -103,20 +98,7 @@ def load_run_config(path: str | Path = config.DEFAULT_CONFIG) -> RunConfig:
         out_dir=str(raw.get("out_dir", config.REPORTS_DIR)),
         notebooks=notebooks,
         steps=_steps(path, raw.get("steps"), list(notebooks)),
-        background=_background(path, raw.get("background"), list(notebooks)),
     )
-
-
-def _background(path: Path, raw, notebooks: list[str]) -> frozenset[str]:
-    """The ``background`` entry: notebooks run at low CPU priority (nice 10)."""
-    if raw is None:
-        return frozenset()
-    if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
-        raise ValueError(f"{path}: 'background' must be a list of notebook names; got {raw!r}")
-    unknown = sorted(set(raw) - set(notebooks))
-    if unknown:
-        raise ValueError(f"{path}: background names {unknown}, which are not under 'notebooks'")
-    return frozenset(raw)
 
 
 def _steps(path: Path, raw, notebooks: list[str]) -> tuple[tuple[str, ...], ...]:
@@ -193,16 +175,12 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 """
 
 
-def _execute(name: str, parameters: dict, run_dir: str, notebooks_dir: str, niceness: int) -> dict:
+def _execute(name: str, parameters: dict, run_dir: str, notebooks_dir: str) -> dict:
     """Execute one notebook into ``<run_dir>/notebooks`` and export its page (a process-pool task).
-
-    ``niceness`` is added to this process's (its kernel inherits it), so a background
-    notebook takes only the CPU its step's other notebooks leave.
 
     Returns its timings, and ``error``: None, or the message naming the notebook and the
     cell as numbered in the source notebook.
     """
-    os.nice(niceness)
     executed = Path(run_dir) / "notebooks" / f"{name}.ipynb"
     t0 = time.perf_counter()
     try:
@@ -278,7 +256,7 @@ def run(
     for step in cfg.steps:
         jobs = [
             (name, {**cfg.notebooks[name], "store_path": str(store_file), "as_of": as_of, "run_dir": str(partial)},
-             str(partial), str(config.NOTEBOOKS_DIR), BACKGROUND_NICENESS if name in cfg.background else 0)
+             str(partial), str(config.NOTEBOOKS_DIR))
             for name in step
         ]
         # one process per notebook (papermill's chdir into cwd is not thread-safe), forked so it
