@@ -11,6 +11,7 @@ from restock.io._common import (
     RowFaults,
     assemble,
     constant,
+    map_required_words,
     parse_columns,
     parse_datetime,
     parse_int,
@@ -103,6 +104,15 @@ def test_row_faults_keep_each_row_s_first_fault_whatever_the_mask_type():
     assert faults.column.tolist() == ["a", "b", None, None]
     assert faults.detail[1] == "'y': expected y"
     assert not faults.ok.any()
+
+
+def test_required_words_are_translated_and_empty_or_unknown_cells_are_faults():
+    faults = RowFaults(3)
+    values = map_required_words(_text("已发货", None, "挂起"), {"已发货": "shipped"}, "status", "订单状态", faults)
+    assert values.tolist() == ["shipped", pd.NA, pd.NA]
+    assert faults.reason.tolist() == [None, "missing_status", "unknown_status"]
+    assert faults.column.tolist() == [None, "订单状态", "订单状态"]
+    assert faults.detail[2] == "'挂起': expected one of 已发货"
 
 
 def test_parse_columns_records_the_first_fault_in_column_order():

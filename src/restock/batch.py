@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import multiprocessing
+import shutil
 import sys
 import time
 import warnings

@@ -47,6 +47,7 @@ __all__ = [
     "parse_datetime",
     "parse_bool",
     "map_words",
+    "map_required_words",
     "parse_columns",
     "flag_missing",
     "constant",
@@ -581,6 +582,24 @@ def map_words(
     translated = pd.array([words.get(w, pd.NA) for w in uniques] + [pd.NA], dtype=dtype)
     values = pd.Series(translated.take(codes), index=cells.index)  # code -1 (empty) takes the last NA
     return values, (cells.notna() & values.isna()).astype(bool)
+
+
+def map_required_words(
+    cells: pd.Series,
+    words: Mapping[str, object],
+    name: str,
+    source: str,
+    faults: RowFaults,
+    *,
+    case_insensitive: bool = False,
+    listed: Iterable[str] | None = None,
+) -> pd.Series:
+    """:func:`map_words` for a required column: an empty cell is ``missing_<name>``, an
+    unknown word ``unknown_<name>`` (its message lists ``listed``, by default ``words``)."""
+    values, unknown = map_words(cells, words, case_insensitive=case_insensitive)
+    faults.add(cells.isna(), f"missing_{name}", source)
+    faults.add(unknown, f"unknown_{name}", source, cells, "expected one of " + ", ".join(listed or words))
+    return values
 
 
 def parse_columns(

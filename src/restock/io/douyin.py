@@ -28,6 +28,7 @@ from restock.io._common import (
     assemble,
     constant,
     flag_missing,
+    map_required_words,
     map_words,
     parse_columns,
     read_rows,
@@ -184,11 +185,7 @@ def _orders_from_frame(frame: pd.DataFrame, source: str | Path, shop: str | None
     flag_missing(lines, ("order_id", "line_id", "qty", "created_at"), faults, ORDER_COLUMNS)
     faults.add(lines["sku"].isna(), "missing_sku", ORDER_COLUMNS["sku"], expected="商家编码 and 商品ID are empty")
 
-    words = lines["status"]
-    lines["status"], unknown = map_words(words, ORDER_STATUSES)
-    faults.add(words.isna(), "missing_status", ORDER_COLUMNS["status"])
-    faults.add(unknown, "unknown_status", ORDER_COLUMNS["status"], words,
-               "expected one of " + ", ".join(ORDER_STATUSES))
+    lines["status"] = map_required_words(lines["status"], ORDER_STATUSES, "status", ORDER_COLUMNS["status"], faults)
     faults.add(lines["qty"] <= 0, "non_positive_quantity", ORDER_COLUMNS["qty"], lines["qty"],
                "expected a quantity above 0")
 
@@ -228,11 +225,7 @@ def _after_sales_from_frame(frame: pd.DataFrame, source: str | Path, shop: str |
         rows["qty"] = rows["qty"].where(rows["qty"].fillna(0) != 0, fallback)
     flag_missing(rows, ("after_sale_id", "line_id", "qty", "requested_at"), faults, sources)
 
-    words = rows["kind"]
-    rows["kind"], unknown = map_words(words, AFTER_SALE_KINDS)
-    faults.add(words.isna(), "missing_kind", sources["kind"])
-    faults.add(unknown, "unknown_kind", sources["kind"], words,
-               "expected one of " + ", ".join(AFTER_SALE_KINDS))
+    rows["kind"] = map_required_words(rows["kind"], AFTER_SALE_KINDS, "kind", sources["kind"], faults)
     faults.add(rows["qty"] <= 0, "non_positive_quantity", sources["qty"], rows["qty"],
                "expected a quantity above 0")
 

@@ -34,6 +34,7 @@ from restock.io._common import (
     assemble,
     constant,
     flag_missing,
+    map_required_words,
     map_words,
     parse_columns,
     read_rows,
@@ -155,11 +156,8 @@ def _orders_from_frame(frame: pd.DataFrame, first_row: int, source: str | Path, 
     lines["sku"] = lines.get("sku", lines["line_id"]).fillna(lines["line_id"])
     flag_missing(lines, ("order_id", "line_id", "qty", "created_at"), faults, ORDER_COLUMNS)
 
-    words = lines["status"]
-    lines["status"], unknown = map_words(words, ORDER_STATUSES, case_insensitive=True)
-    faults.add(words.isna(), "missing_status", ORDER_COLUMNS["status"])
-    faults.add(unknown, "unknown_status", ORDER_COLUMNS["status"], words,
-               "expected one of " + ", ".join(sorted(set(ORDER_STATUSES) - {"canceled"})))
+    lines["status"] = map_required_words(lines["status"], ORDER_STATUSES, "status", ORDER_COLUMNS["status"], faults,
+                                         case_insensitive=True, listed=sorted(set(ORDER_STATUSES) - {"canceled"}))
     faults.add(lines["qty"] <= 0, "non_positive_quantity", ORDER_COLUMNS["qty"], lines["qty"],
                "expected a quantity above 0")
 
