@@ -106,6 +106,17 @@ def test_zero_sales_right_after_selling_out_the_last_count_are_censored():
     assert not daily["censored"].any()
 
 
+def test_a_sold_out_sku_never_censors_the_next_skus_days():
+    # A sells out its count of 2 and then stays at zero; B's history starts (launch) with
+    # zero-sale days before any count of its own: those are zeros, not A's stock-out
+    ol = pd.concat([series_lines("A", [0, 2, 0, 0]), series_lines("B", [0, 0, 1, 0]).assign(order_id="b", line_id="b")])
+    products = pd.DataFrame({"sku": ["A", "B"], "launch_date": [AS_OF - pd.Timedelta(days=3)] * 2})
+    stock = pd.concat([counts("A", [(4, 2)]).assign(as_of=AS_OF - pd.Timedelta(days=3)), counts("B", [(0, 5)])])
+    daily = build_daily_demand(ol, stock, None, products, AS_OF)
+    assert list(sku_rows(daily, "A")["censored"]) == [False, False, True, True]
+    assert list(sku_rows(daily, "B")["censored"]) == [False, False, False, False]
+
+
 def test_stock_counts_are_summed_over_warehouses():
     units = [1, 0, 0, 0]
     stock = pd.concat([counts("A", [(3, 0)]), counts("A", [(3, 2)]).assign(warehouse="W2")])

@@ -236,27 +236,44 @@ def _sku_starts(sales: pd.DataFrame, products: pd.DataFrame, as_of_day: int) -> 
     return starts.sort_index()
 
 
-def _censored(units: np.ndarray, count_on_hand: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Censored days from stock counts (NaN where no count that day); see the module docstring.
+def _censored(units: np.ndarray, count_rows: np.ndarray, on_hand: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Censored days from stock counts (``on_hand`` units counted at panel ``count_rows``); see the module docstring.
 
     After a count of ``S`` units, let ``A`` be units sold after the count day up to today.
     A zero-sale day is censored when ``S == 0`` and nothing sold since the count, or when
     ``S > 0`` and the latest sale is the one that took ``A`` to ``S`` or beyond (sold out,
-    no sale since). Only zero-sale days after a count are tested.
+    no sale since). Between two events of a SKU (a sale or a count) nothing changes, so the
+    test runs once per event, and its verdict holds for the zero-sale days up to the SKU's
+    next event: a few passes over the events, one over the panel.
     """
-    count_idx = _ffill_index(~np.isnan(count_on_hand), starts)
-    sale_idx = _ffill_index(units > 0, starts)
-    rows = np.flatnonzero((count_idx >= 0) & (units == 0))
-    counted = count_idx[rows]
-    cum = np.cumsum(units)
-    sold_since = cum[rows] - cum[counted]
-    stock = count_on_hand[counted]
-    last = sale_idx[rows]
-    last_sale = np.where(last >= 0, units[np.maximum(last, 0)], 0.0)
+    if len(count_rows) == 0:
+        return np.zeros(len(units), bool)
+    is_event = units > 0
+    is_event[count_rows] = True
+    rows = np.flatnonzero(is_event)
+    sku = np.searchsorted(starts, rows, side="right") - 1
+    first_event = np.flatnonzero(np.r_[True, sku[1:] != sku[:-1]])
+    sold = units[rows]
+    stock = np.full(len(rows), np.nan)
+    stock[np.searchsorted(rows, count_rows)] = on_hand
+    counted = _ffill_index(~np.isnan(stock), first_event)
+    last = _ffill_index(sold > 0, first_event)
+    cum = np.cumsum(sold)
+    at_count = np.maximum(counted, 0)
+    sold_since = cum - cum[at_count]
+    stock = stock[at_count]
+    last_sale = np.where(last >= 0, sold[np.maximum(last, 0)], 0.0)
     empty_count = (stock == 0) & (sold_since == 0)
     sold_out = (stock > 0) & (sold_since >= stock) & (sold_since - last_sale < stock)
-    censored = np.zeros(len(units), bool)
-    censored[rows[empty_count | sold_out]] = True
+    verdict = (counted >= 0) & (empty_count | sold_out)
+    # each SKU's rows before its first event are not censored; a SKU start that is an event
+    # sorts after it (stable), so the event's verdict covers the row
+    seg_rows = np.concatenate([starts, rows])
+    seg_verdict = np.concatenate([np.zeros(len(starts), bool), verdict])
+    order = np.argsort(seg_rows, kind="stable")
+    seg_rows, seg_verdict = seg_rows[order], seg_verdict[order]
+    censored = np.repeat(seg_verdict, np.diff(np.r_[seg_rows, len(units)]))
+    censored &= units == 0
     return censored
 
 
@@ -374,7 +391,7 @@ def build_daily_demand(
     pos = sku_index.get_indexer(sales["sku"].cat.categories)[sales["sku"].cat.codes.to_numpy()]
     units = np.bincount(offsets[pos] + sales["day"].to_numpy() - start_day[pos], weights=sales["qty"], minlength=n_rows)
 
-    count_on_hand = np.full(n_rows, np.nan)
+    count_rows, on_hand = np.zeros(0, np.int64), np.zeros(0)
     if stock is not None and len(stock):
         counts = pd.DataFrame(
             {
@@ -385,10 +402,11 @@ def build_daily_demand(
         )
         counts = counts[(counts["pos"] >= 0) & (counts["day"] <= as_of_day) & counts["on_hand"].notna()]
         counts = counts[counts["day"].to_numpy() >= start_day[counts["pos"].to_numpy()]]
-        counts = counts.groupby(["pos", "day"], sort=False)["on_hand"].sum().reset_index()
+        counts = counts.groupby(["pos", "day"], sort=True)["on_hand"].sum().reset_index()  # sorted: panel order
         p = counts["pos"].to_numpy()
-        count_on_hand[offsets[p] + counts["day"].to_numpy() - start_day[p]] = counts["on_hand"].to_numpy()
-    censored = _censored(units, count_on_hand, offsets)
+        count_rows = offsets[p] + counts["day"].to_numpy() - start_day[p]
+        on_hand = counts["on_hand"].to_numpy()
+    censored = _censored(units, count_rows, on_hand, offsets)
 
     camp = campaign_days(campaigns, pd.Timestamp(start_day.min(), unit="D"), as_of)
     kind_code, kinds = _campaign_kind_codes(camp, sku_index, offsets, start_day, n_rows, row_day)
@@ -430,20 +448,20 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
         return pd.DataFrame({"sku": pd.Series(dtype="string"), "n_days": pd.Series(dtype="int64"),
                              "adi": pd.Series(dtype=float), "cv2": pd.Series(dtype=float),
                              "demand_class": pd.Series(dtype="string")})
-    group = np.repeat(np.arange(n_sku), lengths)
     units = daily["units"].to_numpy(dtype=float)
     days_back = _day_number([as_of])[0] - daily["date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     clean = ~daily["censored"].to_numpy(bool) & daily["campaign_kind"].isna().to_numpy(bool)
     in_window = clean & (days_back < params.class_window_days)
 
-    def per_sku(weights) -> np.ndarray:
-        return np.bincount(group, weights=weights, minlength=n_sku)
+    def per_sku(values: np.ndarray) -> np.ndarray:  # sums over each SKU's contiguous block
+        return np.add.reduceat(values, starts, dtype=np.int64 if values.dtype == bool else float)
 
     nonzero = in_window & (units > 0)
-    n_clean = per_sku(in_window.astype(float))
-    n_demand = per_sku(nonzero.astype(float))
-    size_sum = per_sku(np.where(nonzero, units, 0.0))
-    size_sq = per_sku(np.where(nonzero, units**2, 0.0))
+    n_clean = per_sku(in_window)
+    n_demand = per_sku(nonzero)
+    sizes = np.where(nonzero, units, 0.0)
+    size_sum = per_sku(sizes)
+    size_sq = per_sku(sizes * sizes)
     with np.errstate(invalid="ignore", divide="ignore"):
         adi = np.where(n_demand > 0, n_clean / n_demand, np.nan)
         mean = size_sum / n_demand
@@ -451,7 +469,7 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
 
     recent = days_back < params.inactive_days
     recent_units = per_sku(np.where(recent, units, 0.0))
-    recent_in_stock = per_sku((recent & ~daily["censored"].to_numpy(bool)).astype(float))
+    recent_in_stock = per_sku(recent & ~daily["censored"].to_numpy(bool))
 
     cls = np.select(
         [
