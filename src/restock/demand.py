@@ -168,7 +168,8 @@ def _labelled(codes: np.ndarray, labels) -> pd.arrays.ArrowStringArray:
     Built as an Arrow dictionary array and decoded in Arrow: no Python string per row.
     """
     dictionary = _arrow_strings(pd.Series(np.asarray(labels, dtype=object), dtype=object))
-    indices = pa.array(np.asarray(codes, dtype=np.int64), mask=np.asarray(codes) < 0)
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)  # no mask: no copy
     return pd.arrays.ArrowStringArray(pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string()))
 
 
@@ -322,8 +323,8 @@ def _campaign_kind_codes(
     """Kind code per panel row (-1 = no campaign), earlier kinds in ``CAMPAIGN_KINDS`` winning overlaps."""
     kinds = list(CAMPAIGN_KINDS) + sorted(set(camp["kind"].dropna()) - set(CAMPAIGN_KINDS))
     if len(camp) == 0:
-        return np.full(n_rows, -1), kinds
-    code = np.full(n_rows, len(kinds), dtype=np.int64)
+        return np.full(n_rows, -1, dtype=np.int16), kinds
+    code = np.full(n_rows, len(kinds), dtype=np.int16)  # small codes: millions of rows
     kind_code = pd.Index(kinds).get_indexer(camp["kind"].fillna(kinds[0]))
     day = _day_number(camp["date"])
     specific = camp["sku"].notna().to_numpy(bool)
@@ -334,12 +335,13 @@ def _campaign_kind_codes(
     np.minimum.at(code, offsets[pos[on_grid]] + d[on_grid] - start_day[pos[on_grid]], k[on_grid])
     if (~specific).any():
         base = row_day.min()
-        by_day = np.full(row_day.max() - base + 1, len(kinds), dtype=np.int64)
+        by_day = np.full(row_day.max() - base + 1, len(kinds), dtype=np.int16)
         d, k = day[~specific], kind_code[~specific]
         ok = (d >= base) & (d - base < len(by_day))
         np.minimum.at(by_day, d[ok] - base, k[ok])
-        code = np.minimum(code, by_day[row_day - base])
-    return np.where(code == len(kinds), -1, code), kinds
+        np.minimum(code, by_day[row_day - base], out=code)
+    code[code == len(kinds)] = -1
+    return code, kinds
 
 
 def build_daily_demand(
@@ -375,8 +377,10 @@ def build_daily_demand(
     lengths = as_of_day - start_day + 1
     offsets = np.cumsum(lengths) - lengths
     n_rows = int(lengths.sum())
-    row_sku = np.repeat(np.arange(len(sku_index)), lengths)
-    row_day = np.arange(n_rows) + np.repeat(start_day - offsets, lengths)
+    # int32 and in place: each fresh array of millions of rows costs page faults
+    row_sku = np.repeat(np.arange(len(sku_index), dtype=np.int32), lengths)
+    row_day = np.repeat((start_day - offsets).astype(np.int32), lengths)
+    row_day += np.arange(n_rows, dtype=np.int32)
 
     if n_rows == 0:
         return pd.DataFrame(
@@ -411,10 +415,12 @@ def build_daily_demand(
     camp = campaign_days(campaigns, pd.Timestamp(start_day.min(), unit="D"), as_of)
     kind_code, kinds = _campaign_kind_codes(camp, sku_index, offsets, start_day, n_rows, row_day)
 
+    date = row_day.astype(np.int64)
+    date *= 86_400 * 10**9
     return pd.DataFrame(
         {
             "sku": _labelled(row_sku, sku_index),
-            "date": row_day.astype("datetime64[D]").astype("datetime64[ns]"),
+            "date": date.view("datetime64[ns]"),
             "units": units.astype(float),
             "censored": censored,
             "campaign_kind": _labelled(kind_code, kinds),
@@ -449,9 +455,13 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
                              "adi": pd.Series(dtype=float), "cv2": pd.Series(dtype=float),
                              "demand_class": pd.Series(dtype="string")})
     units = daily["units"].to_numpy(dtype=float)
-    days_back = _day_number([as_of])[0] - daily["date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    date = daily["date"].to_numpy(dtype="datetime64[ns]")
+
+    def within(days: int) -> np.ndarray:  # the last ``days`` days up to as_of
+        return date > np.datetime64(as_of - pd.Timedelta(days=days), "ns")
+
     clean = ~daily["censored"].to_numpy(bool) & daily["campaign_kind"].isna().to_numpy(bool)
-    in_window = clean & (days_back < params.class_window_days)
+    in_window = clean & within(params.class_window_days)
 
     def per_sku(values: np.ndarray) -> np.ndarray:  # sums over each SKU's contiguous block
         return np.add.reduceat(values, starts, dtype=np.int64 if values.dtype == bool else float)
@@ -467,7 +477,7 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
         mean = size_sum / n_demand
         cv2 = np.where(n_demand > 0, np.maximum(size_sq / n_demand - mean**2, 0.0) / mean**2, np.nan)
 
-    recent = days_back < params.inactive_days
+    recent = within(params.inactive_days)
     recent_units = per_sku(np.where(recent, units, 0.0))
     recent_in_stock = per_sku(recent & ~daily["censored"].to_numpy(bool))
 
