@@ -445,12 +445,16 @@ def _lead_time_totals(x: np.ndarray, lead: np.ndarray) -> np.ndarray:
 def _mase_scale(panel: _Panel, members: np.ndarray, cutoffs: np.ndarray, lead: np.ndarray, season: int) -> np.ndarray:
     """MASE denominator per series and window: lead time × in-sample mean |y_t - y_(t-season)|
     over the training days up to the cut-off (Hyndman & Koehler 2006, seasonal naive scale)."""
-    diff = np.zeros(len(panel.y))
-    diff[season:] = np.abs(panel.y[season:] - panel.y[:-season])
+    # one array of panel length, filled in place: |y_t - y_(t-season)|, then its running sum
+    diff_cs = np.empty(len(panel.y) + 1)
+    diff = diff_cs[1:]
+    diff_cs[: season + 1] = 0.0
+    np.subtract(panel.y[season:], panel.y[:-season], out=diff[season:])
+    np.abs(diff, out=diff)
     # the first ``season`` days of a SKU have no day a season back (inside the SKU)
     first_days = panel.starts[:, None] + np.arange(season)[None, :]
     diff[first_days[first_days < (panel.starts + panel.lengths)[:, None]]] = 0.0
-    diff_cs = np.r_[0.0, np.cumsum(diff)]
+    np.cumsum(diff_cs, out=diff_cs)
     start = panel.starts[members][:, None]
     n_days = (cutoffs[None, :] - panel.first_day[members][:, None]) + 1  # rows up to the cut-off
     n_diffs = np.maximum(n_days - season, 0)
@@ -771,7 +775,7 @@ def _traffic_signal(skus: np.ndarray, traffic, as_of, window: int) -> np.ndarray
     if traffic is None or len(traffic) == 0:
         return np.zeros(len(skus))
     as_of = pd.Timestamp(as_of).normalize()
-    t = traffic[(pd.to_datetime(traffic["date"]) > as_of - pd.Timedelta(days=window)).to_numpy(bool)]
+    t = traffic[(pd.to_datetime(traffic["date"], cache=False) > as_of - pd.Timedelta(days=window)).to_numpy(bool)]
     interest = sum(pd.to_numeric(t[c], errors="coerce").fillna(0).to_numpy(dtype=float) for c in ("add_to_cart", "favorites") if c in t)
     per_sku = pd.Series(interest, index=t["sku"].astype(str).to_numpy()).groupby(level=0).sum() / window
     return per_sku.reindex(skus.astype(str), fill_value=0.0).to_numpy(dtype=float)

@@ -307,7 +307,7 @@ def _num(s: pd.Series) -> np.ndarray:
 def _days(s: pd.Series) -> np.ndarray:
     """Day numbers (days since 1970-01-01, time of day dropped) as floats; NaN for missing."""
     if not pd.api.types.is_datetime64_dtype(s):  # converting a datetime column again costs a scan
-        s = pd.to_datetime(s, errors="coerce")
+        s = pd.to_datetime(s, errors="coerce", cache=False)
     d = s.to_numpy().astype("datetime64[D]")
     out = d.astype("int64").astype("float64")
     out[np.isnat(d)] = np.nan
@@ -614,7 +614,7 @@ def _trend(daily_demand: pd.DataFrame | None, skus: pd.Index, as_of_day: float, 
     out is not falling.
     """
     d = _frame(daily_demand, ["sku", "date", "units", "censored"])
-    date = pd.to_datetime(d["date"], errors="coerce")
+    date = pd.to_datetime(d["date"], errors="coerce", cache=False)
     as_of = pd.Timestamp("1970-01-01") + pd.Timedelta(days=as_of_day)
     in_span = (date >= as_of - pd.Timedelta(days=2 * params.trend_days - 1)) & (date < as_of + pd.Timedelta(days=1))
     d = d.loc[in_span.to_numpy(dtype=bool), ["sku", "date", "units", "censored"]]  # the two periods only
@@ -1090,7 +1090,7 @@ def find_slow_movers(
     sold = _sold_lines(order_lines, skus, as_of_day, params)
     sales = _sales_summary(sold, n, as_of_day, params)
     m["price"] = m["price"].fillna(pd.Series(sales["median_price"].to_numpy(), index=skus))
-    m["end_date"] = pd.to_datetime(m["end_date"], errors="coerce").dt.normalize()
+    m["end_date"] = pd.to_datetime(m["end_date"], errors="coerce", cache=False).dt.normalize()
     m["on_hand"] = on_hand
     m["age_days"] = _sum_by(layers["code"].to_numpy(), (layers["units"] * layers["age_days"]).to_numpy(), n) / on_hand
     oldest = pd.Series(layers["age_days"].to_numpy()).groupby(layers["code"].to_numpy()).max()
