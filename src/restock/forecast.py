@@ -592,31 +592,37 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
     pairs = _campaign_pairs(camp, pd.Index(panel.sku), panel.first_day, last_day)
     p = pairs["pos"].to_numpy()
     row = panel.starts[p] + pairs["day"].to_numpy() - panel.first_day[p]
+    r = pairs["campaign_row"].to_numpy()
+    in_stock = ~panel.censored[row]
+    p, row, r = p[in_stock], row[in_stock], r[in_stock]
     kind_code, kinds = pd.factorize(camp["kind"], sort=True)
     campaign_code, campaign_ids = pd.factorize(camp["campaign_id"], sort=True)
     category_code, categories = pd.factorize(_categories(panel.sku, products), sort=True)
-    r = pairs["campaign_row"].to_numpy()
-    pairs = pd.DataFrame(
-        {
-            "any_kind": 0,
-            "kind": kind_code[r],
-            "campaign": np.where(campaign_code[r] >= 0, campaign_code[r], np.nan),  # NaN: no id, not counted
-            "sku": p,  # panel.sku is sorted, so positions sort like the SKUs
-            "category": category_code[p],
-            "units": panel.units[row],
-            "baseline": panel.y[row],  # on a campaign day, y holds the everyday level
-        },
-        copy=False,
-    )[~panel.censored[row]]
+    # on a campaign day, y holds the everyday level
+    campaign, day_units, baseline = campaign_code[r], panel.units[row], panel.y[row]
+    with_base = np.flatnonzero(baseline > 0)
     labels = {
         "any_kind": np.array(["any"], dtype=object),
         "kind": np.asarray(kinds, dtype=object),
         "sku": panel.sku,
         "category": np.asarray(categories, dtype=object),
     }
-    based = pairs[pairs["baseline"].to_numpy() > 0]
+    b_campaign, b_kind, b_sku = campaign[with_base], kind_code[r[with_base]], p[with_base]
+    based = pd.DataFrame(
+        {
+            "any_kind": 0,
+            "kind": b_kind,
+            "campaign": np.where(b_campaign >= 0, b_campaign, np.nan),  # NaN: no id, not counted
+            "sku": b_sku,  # panel.sku is sorted, so positions sort like the SKUs
+            "category": category_code[b_sku],
+            "units": day_units[with_base],
+            "baseline": baseline[with_base],
+        },
+        copy=False,
+    )
     # kind, category and SKU are fixed per (campaign, kind, SKU): count campaigns on those few rows
-    distinct = based.drop_duplicates(["campaign", "kind", "sku"])
+    combined = ((b_campaign + 1) * (len(kinds) + 1) + b_kind + 1) * len(panel.sku) + b_sku  # -1 codes: +1
+    distinct = based.iloc[np.unique(combined, return_index=True)[1]]
     sizes = {key: len(values) for key, values in labels.items()}
     out = []
     for level, keys in (
@@ -641,8 +647,11 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
     reserved = camp.drop_duplicates(["campaign_id", "sku"])
     reserved = reserved[reserved["reservations"] > 0]
     if len(reserved):
-        units = pairs.groupby("campaign")["units"].sum()
-        units.index = np.asarray(campaign_ids, dtype=object)[units.index.to_numpy(dtype=np.int64)]
+        named = campaign >= 0
+        units = pd.Series(
+            np.bincount(campaign[named], weights=day_units[named], minlength=len(campaign_ids)),
+            index=np.asarray(campaign_ids, dtype=object),
+        )
         res = reserved.groupby("campaign_id").agg(kind=("kind", "first"), reservations=("reservations", "sum"))
         res["units"] = units.reindex(res.index, fill_value=0.0)
         g = res.groupby("kind").agg(units=("units", "sum"), reservations=("reservations", "sum"), n=("units", "size")).reset_index()
