@@ -253,8 +253,10 @@ def _trailing_clean_mean(
         window: days looked back.
         rows: the rows to estimate (typically the censored and campaign days).
     """
-    value_cs = np.zeros(len(units) + 1)
-    np.cumsum(units * clean, out=value_cs[1:])
+    value_cs = np.empty(len(units) + 1)  # filled in place: no temporary of panel length
+    value_cs[0] = 0.0
+    np.multiply(units, clean, out=value_cs[1:])
+    np.cumsum(value_cs, out=value_cs)
     count_cs = np.zeros(len(units) + 1, dtype=np.int32)  # int32 sums: 4x less memory traffic
     np.cumsum(clean, out=count_cs[1:], dtype=np.int32)
     block_start = starts[np.searchsorted(starts, rows, side="right") - 1]
