@@ -118,8 +118,8 @@ class DemandParams:
 def _day_number(values) -> np.ndarray:
     """Days since the epoch (int64) of datetime-like values, truncated to the day.
 
-    ``cache=False`` here and on every column this package converts: pandas' cache check
-    turns values into Timestamps one by one, about 25 ms per call on a large column.
+    ``cache=False`` (here, and on the columns demand, forecast and slow movers convert):
+    pandas' cache check turns values into Timestamps one by one, about 25 ms per large column.
     """
     return pd.to_datetime(values, cache=False).to_numpy(dtype="datetime64[D]").astype(np.int64)
 
