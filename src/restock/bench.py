@@ -6,7 +6,8 @@ wall time of every stage, the peak memory of the whole process tree (this proces
 the notebook kernels), and rows per second. Next to our times it measures two floors:
 
 - intake: a plain DuckDB read of the same raw CSV files (what any reader must pay);
-- forecasting: statsforecast called directly with the same models on the same series.
+- forecasting: statsforecast called directly with the same models on the same series,
+  divided into the forecast stage alone and into demand building plus forecast.
 
 The figures go to ``<out>/bench.json`` and a table is printed per size.
 """
