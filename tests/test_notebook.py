@@ -39,6 +39,15 @@ def test_load_reads_only_the_columns_asked_for(store_path, tmp_path):
     assert "order_id" in ctx.load("order_lines").columns  # a second call with all columns is not served the first
 
 
+def test_load_keeps_the_last_days_asked_for(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "2026-03-09", str(tmp_path / "run"))
+    assert ctx.load("order_lines", days=1)["order_id"].tolist() == ["o2"]  # as_of itself
+    assert ctx.load("order_lines", days=9)["order_id"].tolist() == ["o1", "o2"]  # 1 to 9 March
+    assert ctx.load("order_lines", days=8)["order_id"].tolist() == ["o2"]
+    kept = ctx.load("order_lines", days=1, older_if={"sku": ["A"]}, latest_older_by="sku")
+    assert kept["order_id"].tolist() == ["o1", "o2"]
+
+
 def test_read_keeps_the_columns_and_recent_days_asked_for(store_path, tmp_path):
     ctx = nb.open_run(str(store_path), "2026-03-09", str(tmp_path / "run"))
     days = pd.date_range("2026-03-01", "2026-03-09")

@@ -177,6 +177,44 @@ def test_as_of_keeps_rows_up_to_the_end_of_that_day(store, table, row):
     assert len(store.load(table)) == 3
 
 
+@pytest.fixture
+def month_of_lines(store):
+    """Lines of SKUs A and B on 1, 10 and 20 March; B's 10 March line is still to ship."""
+    rows = [{"order_id": f"o{day}{sku}", "line_id": "1", "sku": sku, "status": "completed",
+             "created_at": pd.Timestamp(f"2024-03-{day:02d} 12:00")} for day in (1, 10, 20) for sku in "AB"]
+    rows[3]["status"] = "to_ship"
+    store.upsert("order_lines", _lines(*rows), 1)
+    return store
+
+
+def test_since_keeps_rows_from_the_start_of_that_day(month_of_lines):
+    recent = month_of_lines.load("order_lines", as_of="2024-03-31", since=pd.Timestamp("2024-03-10 18:00"))
+    assert recent["order_id"].tolist() == ["o10A", "o10B", "o20A", "o20B"]
+    assert month_of_lines.load("order_lines", as_of="2024-03-15", since="2024-03-10")["order_id"].tolist() == [
+        "o10A", "o10B"]
+
+
+def test_older_rows_are_kept_when_they_match_and_the_latest_per_key_when_asked(month_of_lines):
+    unshipped = month_of_lines.load("order_lines", since="2024-03-20", older_if={"status": ["to_ship"]})
+    assert unshipped["order_id"].tolist() == ["o10B", "o20A", "o20B"]  # still ordered by date
+    last_sales = month_of_lines.load("order_lines", columns=["sku", "created_at"], since="2024-03-20",
+                                     older_if={"status": ["completed"]}, latest_older_by="sku")
+    assert last_sales.values.tolist() == [  # A's last sale before the window is 10 March; B's 1 March
+        ["B", pd.Timestamp("2024-03-01 12:00")], ["A", pd.Timestamp("2024-03-10 12:00")],
+        ["A", pd.Timestamp("2024-03-20 12:00")], ["B", pd.Timestamp("2024-03-20 12:00")]]
+
+
+def test_windows_need_a_dated_table_and_a_since(month_of_lines):
+    with pytest.raises(ValueError, match="products has no date column"):
+        month_of_lines.load("products", since="2024-03-01")
+    with pytest.raises(ValueError, match="give since too"):
+        month_of_lines.load("order_lines", older_if={"status": ["to_ship"]})
+    with pytest.raises(ValueError, match="since must be a date"):
+        month_of_lines.load("order_lines", since="soon")
+    with pytest.raises(ValueError, match=r"got unknown \['state'\]"):
+        month_of_lines.load("order_lines", since="2024-03-01", older_if={"state": ["to_ship"]})
+
+
 def test_products_and_campaigns_are_never_cut(store):
     store.upsert("campaigns", conform(pd.DataFrame({"campaign_id": ["618"], "kind": ["promotion"],
                                                      "start": [pd.Timestamp("2024-06-18")]}), "campaigns"), 1)

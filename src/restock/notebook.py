@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -45,25 +45,39 @@ class RunContext:
     as_of: pd.Timestamp
     run_dir: Path
     is_demo: bool
-    _cache: dict[tuple, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def data_dir(self) -> Path:
         return self.run_dir / "data"
 
-    def load(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """A canonical table from the store, cut at ``as_of`` (cached for the run).
+    def load(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        days: int | None = None,
+        older_if: Mapping[str, Sequence[str]] | None = None,
+        latest_older_by: str | None = None,
+    ) -> pd.DataFrame:
+        """A canonical table from the store, cut at ``as_of``.
+
+        Not cached: a big shop's order lines are gigabytes, and a notebook that drops its
+        frame should get the memory back.
 
         Args:
             table: the table's name.
             columns: only these columns (all when None): a big shop's order lines are
                 millions of rows, and a step needs few of their columns.
+            days: only the rows dated in the last ``days`` days up to ``as_of`` (all when
+                None), on the table's date column (:meth:`restock.store.Store.load`).
+            older_if: with ``days``, older rows are kept too when they match, e.g.
+                ``{"status": ["to_ship"]}``.
+            latest_older_by: with ``older_if``, only the latest older row per value of this
+                column (e.g. each SKU's last sale).
         """
-        key = (table, tuple(columns) if columns is not None else None)
-        if key not in self._cache:
-            with Store(self.store_path, read_only=True) as store:
-                self._cache[key] = store.load(table, as_of=self.as_of, columns=columns)
-        return self._cache[key].copy()
+        since = None if days is None else self.as_of - pd.Timedelta(days=days - 1)
+        with Store(self.store_path, read_only=True) as store:
+            return store.load(table, as_of=self.as_of, columns=columns, since=since,
+                              older_if=older_if, latest_older_by=latest_older_by)
 
     def imports(self) -> pd.DataFrame:
         """One row per import into the store, with its counts."""

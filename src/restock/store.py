@@ -261,9 +261,9 @@ def _insert_sql(table: Table, incoming: str, every_row: bool) -> str:
     return sql
 
 
-def _day_end(as_of: object) -> pd.Timestamp:
+def _day_end(as_of: object, name: str = "as_of") -> pd.Timestamp:
     """The first instant after the day ``as_of`` (data of that whole day is included)."""
-    message = f"as_of must be a date, a timestamp or a YYYY-MM-DD string; got {as_of!r}"
+    message = f"{name} must be a date, a timestamp or a YYYY-MM-DD string; got {as_of!r}"
     if not isinstance(as_of, (str, date, datetime, np.datetime64)):
         raise ValueError(message)
     try:
@@ -513,7 +513,15 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------
 
-    def load(self, table: str, as_of: object = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def load(
+        self,
+        table: str,
+        as_of: object = None,
+        columns: Sequence[str] | None = None,
+        since: object = None,
+        older_if: Mapping[str, Sequence[str]] | None = None,
+        latest_older_by: str | None = None,
+    ) -> pd.DataFrame:
         """A canonical table, conformed to the schema, ordered by its date and key.
 
         Args:
@@ -525,21 +533,59 @@ class Store:
             columns: read only these columns, in this order (DuckDB reads a column store,
                 so the others cost nothing); ``None`` reads every column of the table. The
                 cut on ``as_of`` and the order by date and key apply either way.
+            since: keep rows dated on or after this day, on the same date column (a step
+                that looks at the last weeks need not hold two years); ``None`` keeps them all.
+            older_if: rows dated before ``since`` are kept too when each named column holds
+                one of its values, e.g. ``{"status": ["to_ship"]}`` keeps unshipped lines of
+                any age.
+            latest_older_by: of those older rows, keep only the latest per value of this
+                column (e.g. each SKU's last sale before ``since``).
 
         Raises:
-            ValueError: unknown table, an ``as_of`` that is not a date, or a column the
-                table does not have (named, with the table).
+            ValueError: unknown table, an ``as_of`` or ``since`` that is not a date, a column
+                the table does not have (named, with the table), or a window on a table
+                without a date column.
         """
         spec = _table(table)
         selected = list(spec.columns) if columns is None else _known_columns(spec, columns)
         date_column = _DATE_COLUMNS.get(table)
         order = ([date_column] if date_column else []) + [c for c in spec.key if c != date_column]
-        sql = f"SELECT {', '.join(map(_q, selected))} FROM {_q(table)}"
+        if (since is not None or older_if or latest_older_by) and not date_column:
+            raise ValueError(f"since, older_if and latest_older_by need a dated table; {table} has no date column")
+        if (older_if or latest_older_by) and since is None:
+            raise ValueError("older_if and latest_older_by select rows older than since; give since too")
+        older_if = dict(older_if or {})
+        if older_if or latest_older_by:
+            _known_columns(spec, list(dict.fromkeys([*older_if, *([latest_older_by] if latest_older_by else [])])))
         params: list[Any] = []
+        cut = []
         if as_of is not None and date_column:
-            sql += f" WHERE {_q(date_column)} < ?"
+            cut.append(f"{_q(date_column)} < ?")
             params.append(_day_end(as_of).to_pydatetime())
-        sql += f" ORDER BY {', '.join(map(_q, order))}"
+        if since is None:
+            where = f" WHERE {cut[0]}" if cut else ""
+            sql = f"SELECT {', '.join(map(_q, selected))} FROM {_q(table)}{where} ORDER BY {', '.join(map(_q, order))}"
+            return self._frame(sql, {c: spec.columns[c] for c in selected}, params)
+
+        start = (_day_end(since, "since") - pd.Timedelta(days=1)).to_pydatetime()
+        inner = ", ".join(map(_q, dict.fromkeys([*selected, *order])))
+        recent = f"SELECT {inner} FROM {_q(table)} WHERE {' AND '.join([*cut, f'{_q(date_column)} >= ?'])}"
+        params.append(start)
+        sql = recent
+        if older_if or latest_older_by:
+            tests = [*cut, f"{_q(date_column)} < ?"]
+            older_params = [*params[:-1], start]
+            for column, values in older_if.items():
+                values = list(values)
+                tests.append(f"{_q(column)} IN ({', '.join(['?'] * len(values))})" if values else "FALSE")
+                older_params.extend(values)
+            older = f"SELECT {inner} FROM {_q(table)} WHERE {' AND '.join(tests)}"
+            if latest_older_by:
+                ranking = ", ".join(f"{_q(c)} DESC" for c in order)
+                older += f" QUALIFY row_number() OVER (PARTITION BY {_q(latest_older_by)} ORDER BY {ranking}) = 1"
+            sql = f"{recent} UNION ALL {older}"
+            params.extend(older_params)
+        sql = f"SELECT {', '.join(map(_q, selected))} FROM ({sql}) ORDER BY {', '.join(map(_q, order))}"
         return self._frame(sql, {c: spec.columns[c] for c in selected}, params)
 
     def latest_date(self) -> pd.Timestamp | None:
