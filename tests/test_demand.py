@@ -193,6 +193,7 @@ def test_classes_leave_censored_and_campaign_days_out():
     assert daily["censored"].sum() == 30
     row = classify(daily, AS_OF).iloc[0]
     assert row["adi"] == pytest.approx(1.0) and row["demand_class"] == "smooth"
+    assert row["censored_days"] == 30 and row["units"] == 180  # totals over the whole history
 
 
 def test_out_of_stock_sku_is_not_called_inactive():

@@ -8,7 +8,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from restock import batch, config
+from restock import batch, config, policy, slow
+from restock import notebook as nb
+from restock.bundles import explode_bundles
 
 
 def _restock(*args, cwd=config.PROJECT_ROOT):
@@ -90,3 +92,32 @@ def test_notebooks_run_without_warnings_or_missing_glyphs(run_dir):
         cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
         stderr = ["".join(o.get("text", "")) for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
         assert stderr == [], f"{executed.name}: {stderr[:2]}"
+
+
+@pytest.mark.parametrize("step", ["policy", "slow"])
+def test_the_windowed_loads_give_what_whole_tables_give(store, run_dir, step):
+    """The notebooks load only input_windows' days; the result must not change for it."""
+    module, compute, inputs = {
+        "policy": (policy, policy.compute_policy,
+                   ("products", "stock", "purchase_orders", "order_lines", "campaigns", "traffic")),
+        "slow": (slow, slow.find_slow_movers,
+                 ("products", "stock", "purchase_orders", "order_lines", "after_sales", "traffic", "campaigns")),
+    }[step]
+    params = module.PolicyParams() if step == "policy" else module.SlowParams()
+    ctx = nb.open_run(str(store[0]), "", str(run_dir))
+    windows = module.input_windows(params)
+    saved = ("forecast", "lead_time_demand", "expected_returns") if step == "policy" else ("forecast", "returns_profile")
+    tables = {name: ctx.read(name, columns=module.INPUT_COLUMNS[name]) for name in saved}
+    tables["daily_demand"] = ctx.read("daily_demand", columns=module.INPUT_COLUMNS["daily_demand"])
+
+    def run(windowed: bool):
+        loaded = {name: ctx.load(name, columns=module.INPUT_COLUMNS[name], **(windows.get(name, {}) if windowed else {}))
+                  for name in inputs}
+        if step == "policy":  # as the notebook does: bundles draw on their components
+            loaded["order_lines"] = explode_bundles(loaded["order_lines"], loaded["products"])
+        return compute(**loaded, **tables, as_of=ctx.as_of, params=params)
+
+    whole, windowed = run(False), run(True)
+    assert len(ctx.load("order_lines", **windows["order_lines"])) < len(ctx.load("order_lines"))  # the window cuts
+    main = "policy" if step == "policy" else "slow_movers"
+    pd.testing.assert_frame_equal(getattr(windowed, main), getattr(whole, main))

@@ -448,7 +448,8 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
     sold only on campaign or censored days has no ADI and counts as lumpy (pulses only).
 
     Returns:
-        sku, n_days, adi, cv2, demand_class; one row per SKU of ``daily``.
+        sku, n_days, adi, cv2, demand_class, units (all days) and censored_days; one row
+        per SKU of ``daily``.
     """
     params = params or DemandParams()
     as_of = pd.Timestamp(as_of).normalize()
@@ -457,14 +458,16 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
     if n_sku == 0:
         return pd.DataFrame({"sku": pd.Series(dtype="string"), "n_days": pd.Series(dtype="int64"),
                              "adi": pd.Series(dtype=float), "cv2": pd.Series(dtype=float),
-                             "demand_class": pd.Series(dtype="string")})
+                             "demand_class": pd.Series(dtype="string"), "units": pd.Series(dtype=float),
+                             "censored_days": pd.Series(dtype="int64")})
     units = daily["units"].to_numpy(dtype=float)
     date = daily["date"].to_numpy(dtype="datetime64[ns]")
 
     def within(days: int) -> np.ndarray:  # the last ``days`` days up to as_of
         return date > np.datetime64(as_of - pd.Timedelta(days=days), "ns")
 
-    clean = ~daily["censored"].to_numpy(bool) & daily["campaign_kind"].isna().to_numpy(bool)
+    censored = daily["censored"].to_numpy(bool)
+    clean = ~censored & daily["campaign_kind"].isna().to_numpy(bool)
     in_window = clean & within(params.class_window_days)
 
     def per_sku(values: np.ndarray) -> np.ndarray:  # sums over each SKU's contiguous block
@@ -483,7 +486,7 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
 
     recent = within(params.inactive_days)
     recent_units = per_sku(np.where(recent, units, 0.0))
-    recent_in_stock = per_sku(recent & ~daily["censored"].to_numpy(bool))
+    recent_in_stock = per_sku(recent & ~censored)
 
     cls = np.select(
         [
@@ -504,6 +507,8 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
             "adi": adi,
             "cv2": cv2,
             "demand_class": pd.array(cls, dtype="string"),
+            "units": per_sku(units),
+            "censored_days": per_sku(censored),
         }
     )
 

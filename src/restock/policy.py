@@ -48,6 +48,7 @@ __all__ = [
     "PolicyParams",
     "PolicyResult",
     "compute_policy",
+    "input_windows",
 ]
 
 INPUT_COLUMNS = MappingProxyType({
@@ -63,9 +64,8 @@ INPUT_COLUMNS = MappingProxyType({
     "lead_time_demand": None,
     "expected_returns": ("sku", "date", "expected_units"),
 })
-"""The columns :func:`compute_policy` reads per input (None: all of them); of daily_demand it
-reads only the last ``history_days`` days. A notebook loads no more (a big shop's tables are
-gigabytes)."""
+"""The columns :func:`compute_policy` reads per input (None: all of them); :func:`input_windows`
+gives the days. A notebook loads no more (a big shop's tables are gigabytes)."""
 
 ABC_MEASURES = ("revenue", "units", "margin")
 SAFETY_STOCK_METHODS = ("max_minus_avg", "days_cover", "max_lead_time", "live_volatility", "service_level")
@@ -619,6 +619,20 @@ def _campaign_check(campaigns: pd.DataFrame, policy: pd.DataFrame, forecast: pd.
     })
     return out.sort_values(["start", "campaign_id", "shortfall", "sku"], ascending=[True, True, False, True],
                            ignore_index=True)
+
+
+def input_windows(params: PolicyParams) -> dict[str, dict]:
+    """The rows :func:`compute_policy` reads of each dated input, as keyword arguments of
+    :meth:`restock.notebook.RunContext.load` (``read`` for daily_demand); the others it reads whole.
+
+    Paid lines of the last ``history_days`` (ABC) and ``to_ship`` lines of any age
+    (unshipped units); the traffic of both expedite windows; ``history_days`` of demand.
+    """
+    return {
+        "order_lines": {"days": params.history_days, "older_if": {"status": ["to_ship"]}},
+        "traffic": {"days": params.expedite_recent_days + params.expedite_baseline_days},
+        "daily_demand": {"days": params.history_days},
+    }
 
 
 def compute_policy(products: pd.DataFrame, stock: pd.DataFrame, purchase_orders: pd.DataFrame,

@@ -38,6 +38,7 @@ __all__ = [
     "SlowResult",
     "bucket_labels",
     "find_slow_movers",
+    "input_windows",
 ]
 
 INPUT_COLUMNS = MappingProxyType({
@@ -52,8 +53,8 @@ INPUT_COLUMNS = MappingProxyType({
     "forecast": ("sku", "date", "forecast"),
     "returns_profile": ("sku", "return_rate", "restock_share"),
 })
-"""The columns :func:`find_slow_movers` reads per input (None: all of them); of daily_demand it
-reads only the last ``2 * trend_days`` days. A notebook loads no more."""
+"""The columns :func:`find_slow_movers` reads per input (None: all of them); :func:`input_windows`
+gives the days. A notebook loads no more."""
 
 FLAGS = ("dead", "slow", "overstock", "season_end")
 """Slow-mover flags, most severe first; ``flag`` is the first that applies."""
@@ -1005,6 +1006,23 @@ _OUTPUT_COLUMNS = [
     "return_rate", "main_return_reason", "flag", "flags", "cause", "causes", "action",
     "discount", "suggested_price", "clear_days", "expected_recovery", "bundle_partner", "reason",
 ]
+
+
+def input_windows(params: SlowParams) -> dict[str, dict]:
+    """The rows :func:`find_slow_movers` reads of each dated input, as keyword arguments of
+    :meth:`restock.notebook.RunContext.load` (``read`` for daily_demand); the others it reads whole.
+
+    Lines and after-sales of the last ``lookback_days``, plus each SKU's last sale before
+    them (days since the last sale has no limit); ``traffic_days`` of traffic;
+    ``2 * trend_days`` of demand.
+    """
+    return {
+        "order_lines": {"days": params.lookback_days, "older_if": {"status": list(_SOLD_STATUSES)},
+                        "latest_older_by": "sku"},
+        "after_sales": {"days": params.lookback_days},
+        "traffic": {"days": params.traffic_days},
+        "daily_demand": {"days": 2 * params.trend_days},
+    }
 
 
 def find_slow_movers(
