@@ -2,6 +2,8 @@ import pandas as pd
 import pytest
 
 from restock import quality
+from restock.schema import conform
+from restock.store import Store
 
 
 @pytest.fixture
@@ -17,6 +19,18 @@ def order_lines():
             "created_at": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-02 09:00", "2026-01-03 20:00"]),
         }
     )
+
+
+@pytest.fixture
+def store(tmp_path, order_lines):
+    """A store holding the fixture's lines (on two platforms) and two returns."""
+    lines = order_lines.assign(shop="s", line_id="1")
+    after_sales = pd.DataFrame({"platform": "douyin", "after_sale_id": ["r1", "r2"], "sku": "A", "qty": [1, 2],
+                                "kind": "return", "requested_at": pd.to_datetime(["2026-01-02 08:00", "2026-01-02 18:00"])})
+    with Store(tmp_path / "s.duckdb") as s:
+        s.upsert("order_lines", conform(lines, "order_lines"))
+        s.upsert("after_sales", conform(after_sales, "after_sales"))
+        yield s
 
 
 def test_import_overview_flags_counts_that_do_not_add_up():
@@ -49,34 +63,29 @@ def test_quarantine_by_reason_counts_per_file_reason_and_column():
     assert out["rows"].sum() == 4
 
 
-def test_unknown_skus_lists_sold_skus_missing_from_products(order_lines):
-    products = pd.DataFrame({"sku": ["A", "B"]})
-    out = quality.unknown_skus(order_lines, products)
+def test_unknown_skus_lists_sold_skus_missing_from_products(store):
+    out = quality.unknown_skus(store.sku_totals(), pd.DataFrame({"sku": ["A", "B"]}))
     assert out["sku"].tolist() == ["ZZ"]
-    assert out.loc[0, "units"] == 5
+    assert out.iloc[0][["name", "units", "orders"]].tolist() == ["未知商品", 5, 1]
 
 
-def test_daily_orders_and_returns_excludes_cancelled_lines(order_lines):
-    after_sales = pd.DataFrame({"qty": [1, 2], "requested_at": pd.to_datetime(["2026-01-02 08:00", "2026-01-02 18:00"])})
-    out = quality.daily_orders_and_returns(order_lines, after_sales)
+def test_daily_orders_and_returns_excludes_cancelled_lines(store):
+    out = quality.daily_orders_and_returns(store.day_totals())
     ordered = out[out["kind"] == "ordered"].set_index("date")["units"]
     assert ordered[pd.Timestamp("2026-01-01")] == 2  # the cancelled line of B is not counted
     returned = out[out["kind"] == "returned"].set_index("date")["units"]
     assert returned.to_dict() == {pd.Timestamp("2026-01-02"): 3}
 
 
-def test_date_coverage_per_table_and_platform(order_lines):
-    out = quality.date_coverage({"order_lines": order_lines})
+def test_date_coverage_per_table_and_platform(store):
+    out = quality.date_coverage(store.day_totals())
     douyin = out[(out["table"] == "order_lines") & (out["source"] == "douyin")].iloc[0]
-    assert douyin["rows"] == 3 and douyin["days"] == 2
-    assert douyin["first"] == pd.Timestamp("2026-01-01 10:00")
+    assert douyin["rows"] == 3 and douyin["days"] == 2  # the cancelled line still came in
+    assert douyin["first"] == pd.Timestamp("2026-01-01 10:00") and douyin["last"] == pd.Timestamp("2026-01-03 20:00")
+    assert set(out["table"]) == {"order_lines", "after_sales"}  # tables without rows are left out
 
 
-def test_the_checks_need_no_column_beyond_COLUMNS(order_lines):
-    after_sales = pd.DataFrame({"platform": ["douyin"], "qty": [1], "requested_at": pd.to_datetime(["2026-01-02"])})
-    lines = order_lines[quality.COLUMNS["order_lines"]]  # KeyError here if the fixture lacks one
-    assert set(lines.columns) == set(order_lines.columns)  # the fixture is exactly what the checks read
-    coverage = quality.date_coverage({"order_lines": lines, "after_sales": after_sales[quality.COLUMNS["after_sales"]]})
-    assert set(coverage["table"]) == {"order_lines", "after_sales"}
-    assert quality.unknown_skus(lines, pd.DataFrame({"sku": ["A"]}))["sku"].tolist() == ["ZZ", "B"]
-    assert len(quality.daily_orders_and_returns(lines, after_sales[quality.COLUMNS["after_sales"]])) == 4
+def test_totals_are_cut_at_as_of(store):
+    assert store.day_totals(as_of="2026-01-01")["date"].max() == pd.Timestamp("2026-01-01")
+    cut = quality.unknown_skus(store.sku_totals(as_of="2026-01-02"), pd.DataFrame({"sku": ["A", "B"]}))
+    assert cut.empty  # ZZ sold on 3 January only

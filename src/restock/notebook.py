@@ -79,6 +79,16 @@ class RunContext:
             return store.load(table, as_of=self.as_of, columns=columns, since=since,
                               older_if=older_if, latest_older_by=latest_older_by)
 
+    def day_totals(self) -> pd.DataFrame:
+        """Rows and units per table, source and day up to ``as_of`` (:meth:`restock.store.Store.day_totals`)."""
+        with Store(self.store_path, read_only=True) as store:
+            return store.day_totals(as_of=self.as_of)
+
+    def sku_totals(self) -> pd.DataFrame:
+        """Units, orders and first and last sale per SKU up to ``as_of`` (:meth:`restock.store.Store.sku_totals`)."""
+        with Store(self.store_path, read_only=True) as store:
+            return store.sku_totals(as_of=self.as_of)
+
     def imports(self) -> pd.DataFrame:
         """One row per import into the store, with its counts."""
         with Store(self.store_path, read_only=True) as store:

@@ -1,6 +1,8 @@
 """The data-quality picture of the intake notebook: what came in, what was kept, what is missing.
 
-Pure functions over the store's tables; notebooks/01_intake.ipynb shows their results.
+Pure functions over the store's imports, quarantine and totals (:meth:`restock.store.Store.day_totals`
+and :meth:`~restock.store.Store.sku_totals`, summed in DuckDB: a big shop's order lines are
+gigabytes, their totals per day or SKU are not); notebooks/01_intake.ipynb shows their results.
 """
 
 from __future__ import annotations
@@ -8,32 +10,12 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = [
-    "COLUMNS",
     "import_overview",
     "quarantine_by_reason",
     "date_coverage",
     "unknown_skus",
     "daily_orders_and_returns",
 ]
-
-_DATE_COLUMN = {
-    "order_lines": "created_at",
-    "after_sales": "requested_at",
-    "stock": "as_of",
-    "purchase_orders": "ordered_at",
-    "traffic": "date",
-    "campaigns": "start",
-}
-
-
-COLUMNS = {
-    "order_lines": ["platform", "order_id", "sku", "name", "qty", "created_at", "status"],
-    "after_sales": ["platform", "qty", "requested_at"],
-    **{table: [column] for table, column in _DATE_COLUMN.items() if table not in ("order_lines", "after_sales")},
-}
-"""The columns :func:`date_coverage`, :func:`unknown_skus` and :func:`daily_orders_and_returns`
-read, per table: a notebook loads only these (a big shop's order lines are gigabytes)."""
-
 
 def import_overview(imports: pd.DataFrame) -> pd.DataFrame:
     """Rows in, stored, quarantined and duplicates per imported file, with the check.
@@ -59,59 +41,46 @@ def quarantine_by_reason(quarantine: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"size": "rows"}).sort_values("rows", ascending=False, ignore_index=True)
 
 
-def date_coverage(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """First and last date, rows and distinct days per table (and platform, where known)."""
-    parts = []
-    for name, df in tables.items():
-        col = _DATE_COLUMN.get(name)
-        if col is None or df.empty:
-            continue
-        by = df["platform"].fillna("?") if "platform" in df else pd.Series(name, index=df.index)
-        g = df.groupby(by.rename("source"))[col]
-        part = pd.DataFrame(
-            {"first": g.min(), "last": g.max(), "rows": g.size(), "days": g.apply(lambda s: s.dt.normalize().nunique())}
-        ).reset_index()
-        part.insert(0, "table", name)
-        parts.append(part)
-    if not parts:
+def date_coverage(day_totals: pd.DataFrame) -> pd.DataFrame:
+    """First and last date, rows and distinct days per table and source (platform, where known).
+
+    Args:
+        day_totals: :meth:`restock.store.Store.day_totals`.
+    """
+    if day_totals.empty:
         return pd.DataFrame(columns=["table", "source", "first", "last", "rows", "days"])
-    return pd.concat(parts, ignore_index=True)
+    out = day_totals.groupby(["table", "source"], as_index=False, sort=False).agg(
+        first=("first", "min"), last=("last", "max"), rows=("rows", "sum"), days=("date", "count")
+    )
+    return out[["table", "source", "first", "last", "rows", "days"]]
 
 
-def unknown_skus(order_lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+def unknown_skus(sku_totals: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """SKUs that were sold but are missing from the product list, by units sold.
 
     They cannot get a supplier, cost or lead time, so replenishment skips them until the
     product list names them.
+
+    Args:
+        sku_totals: :meth:`restock.store.Store.sku_totals`.
+        products: the product list (``sku``).
     """
-    sold = order_lines[~order_lines["sku"].isin(products["sku"])]
-    if sold.empty:
-        return pd.DataFrame(columns=["sku", "name", "units", "orders", "first_sold", "last_sold"])
-    out = sold.groupby("sku", as_index=False).agg(
-        name=("name", "first"),
-        units=("qty", "sum"),
-        orders=("order_id", "nunique"),
-        first_sold=("created_at", "min"),
-        last_sold=("created_at", "max"),
-    )
-    return out.sort_values("units", ascending=False, ignore_index=True)
+    columns = ["sku", "name", "units", "orders", "first_sold", "last_sold"]
+    missing = sku_totals.loc[~sku_totals["sku"].isin(products["sku"]), columns]
+    return missing.sort_values(["units", "sku"], ascending=[False, True], ignore_index=True)
 
 
-def daily_orders_and_returns(order_lines: pd.DataFrame, after_sales: pd.DataFrame) -> pd.DataFrame:
+def daily_orders_and_returns(day_totals: pd.DataFrame) -> pd.DataFrame:
     """Units ordered (cancelled lines excluded) and units returned per day, long format.
+
+    Args:
+        day_totals: :meth:`restock.store.Store.day_totals`.
 
     Returns:
         Columns ``date``, ``kind`` (``ordered`` or ``returned``), ``units``.
     """
-    kept = order_lines[order_lines["status"] != "cancelled"]
-    ordered = kept.groupby(kept["created_at"].dt.normalize())["qty"].sum()
-    returned = after_sales.groupby(after_sales["requested_at"].dt.normalize())["qty"].sum()
-    out = pd.concat(
-        [
-            ordered.rename("units").rename_axis("date").reset_index().assign(kind="ordered"),
-            returned.rename("units").rename_axis("date").reset_index().assign(kind="returned"),
-        ],
-        ignore_index=True,
-    )
-    out["units"] = out["units"].astype("int64")
+    kinds = {"order_lines": "ordered", "after_sales": "returned"}
+    rows = day_totals[day_totals["table"].isin(list(kinds)) & day_totals["date"].notna()]
+    out = rows.assign(kind=rows["table"].map(kinds)).groupby(["kind", "date"], as_index=False)["units"].sum()
+    out["units"] = out["units"].astype("int64")  # sum() of a day without units is 0
     return out[["date", "kind", "units"]]

@@ -82,6 +82,11 @@ planned after ``as_of`` is exactly what the forecast needs to know)."""
 _STATUS_RANK = {"unpaid": 0, "to_ship": 1, "shipped": 2, "completed": 3, "cancelled": 3}
 """Order line life cycle; both final statuses share the last rank so either may follow the other."""
 
+_DAY_TOTALS = {"table": _STRING, "source": _STRING, "date": "datetime64[ns]", "rows": "int64",
+               "units": "float64", "first": "datetime64[ns]", "last": "datetime64[ns]"}
+_SKU_TOTALS = {"sku": _STRING, "name": _STRING, "units": "int64", "orders": "int64",
+               "first_sold": "datetime64[ns]", "last_sold": "datetime64[ns]"}
+
 _IMPORT_COLUMNS = {
     "import_id": "Int64",
     "source_file": _STRING,
@@ -587,6 +592,53 @@ class Store:
             params.extend(older_params)
         sql = f"SELECT {', '.join(map(_q, selected))} FROM ({sql}) ORDER BY {', '.join(map(_q, order))}"
         return self._frame(sql, {c: spec.columns[c] for c in selected}, params)
+
+    def day_totals(self, as_of: object = None) -> pd.DataFrame:
+        """Rows per table, source and day, summed in DuckDB (the intake notebook's coverage).
+
+        Dated tables are cut at ``as_of`` like :meth:`load`; campaigns count by ``start``
+        and are never cut. ``source`` is the platform for order lines and after-sales (``?``
+        when unknown), else the table's name. ``units``: quantities of order lines not
+        cancelled and of after-sales; null for the other tables. A row whose date is
+        missing counts under a null ``date``.
+
+        Returns:
+            table, source, date (the day), rows, units, first and last (timestamps).
+        """
+        parts, params = [], []
+        for table, column in {**_DATE_COLUMNS, "campaigns": "start"}.items():
+            source = "coalesce(platform, '?')" if table in ("order_lines", "after_sales") else f"'{table}'"
+            units = {"order_lines": "sum(qty) FILTER (WHERE status IS DISTINCT FROM 'cancelled')",
+                     "after_sales": "sum(qty)"}.get(table, "NULL")
+            where = ""
+            if as_of is not None and table in _DATE_COLUMNS:
+                where = f" WHERE {_q(column)} < ?"
+                params.append(_day_end(as_of).to_pydatetime())
+            parts.append(
+                f"SELECT '{table}' AS \"table\", {source} AS source, CAST({_q(column)} AS DATE) AS date, "
+                f"count(*) AS rows, CAST({units} AS DOUBLE) AS units, min({_q(column)}) AS first, "
+                f"max({_q(column)}) AS last FROM {_q(table)}{where} GROUP BY ALL"
+            )
+        sql = " UNION ALL ".join(parts) + ' ORDER BY "table", source, date'
+        return self._frame(sql, _DAY_TOTALS, params)
+
+    def sku_totals(self, as_of: object = None) -> pd.DataFrame:
+        """Per SKU of the order lines (cut at ``as_of``): the name on its first line, units
+        of lines not cancelled, distinct orders, first and last sale. Summed in DuckDB.
+
+        Returns:
+            sku, name, units, orders, first_sold, last_sold; by sku.
+        """
+        where, params = "", []
+        if as_of is not None:
+            where, params = " WHERE created_at < ?", [_day_end(as_of).to_pydatetime()]
+        sql = (
+            "SELECT sku, arg_min(name, created_at) FILTER (WHERE name IS NOT NULL) AS name, "
+            "CAST(coalesce(sum(qty) FILTER (WHERE status IS DISTINCT FROM 'cancelled'), 0) AS BIGINT) AS units, "
+            "count(DISTINCT (platform, shop, order_id)) AS orders, min(created_at) AS first_sold, "
+            f"max(created_at) AS last_sold FROM order_lines{where} GROUP BY sku ORDER BY sku"
+        )
+        return self._frame(sql, _SKU_TOTALS, params)
 
     def latest_date(self) -> pd.Timestamp | None:
         """The day of the latest ``order_lines.created_at``; None when there are no orders."""
