@@ -383,27 +383,37 @@ def _plan(panel: _Panel, classes: np.ndarray, lead: np.ndarray, horizon: int, pa
     return _Plan(tuple(groups), backtest_h, horizon)
 
 
-def _library_inputs(panel: _Panel, plan: _Plan) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Per group, the statsforecast frames for the final forecast and for the backtest."""
-    inputs = []
-    for g in plan.groups:
-        train = _series_frame(panel, g.modelled)
-        same = len(g.backtested) == len(g.modelled)  # backtested is a subset of modelled
-        inputs.append((train, train if same else _series_frame(panel, g.backtested)))
-    return inputs
+def _group_inputs(panel: _Panel, group: _Group) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The statsforecast frames of one group: for the final forecast and for the backtest."""
+    train = _series_frame(panel, group.modelled)
+    same = len(group.backtested) == len(group.modelled)  # backtested is a subset of modelled
+    return train, train if same else _series_frame(panel, group.backtested)
 
 
-def _run_library(inputs, plan: _Plan, params: ForecastParams) -> list[tuple[pd.DataFrame | None, pd.DataFrame]]:
-    """The statsforecast calls (cross-validation, then the final forecast) per group; nothing else."""
+def _library_calls(group: _Group, train: pd.DataFrame, backtest_train: pd.DataFrame, plan: _Plan,
+                   params: ForecastParams) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The statsforecast calls of one group (cross-validation, then the final forecast); nothing else."""
+    sf = StatsForecast(models=[MODELS[n](params) for n in group.models], freq="D", n_jobs=params.n_jobs)
+    cv = None
+    if len(backtest_train):
+        cv = sf.cross_validation(
+            h=plan.backtest_h, df=backtest_train, n_windows=params.backtest_windows, step_size=params.backtest_step_days
+        )
+    return cv, sf.forecast(h=plan.horizon, df=train)
+
+
+def _run_library(panel: _Panel, lead: np.ndarray, plan: _Plan, params: ForecastParams) -> list[tuple]:
+    """Per group: its input frames, the statsforecast calls, and only what the forecast uses of
+    their output: the backtest's lead-time totals (:func:`_cv_totals`, None when nothing was
+    backtested) and the final forecast as [series, day, model]. One group's frames exist at a
+    time, so a big shop's memory is bounded by ``batch_skus``.
+    """
     out = []
-    for group, (train, backtest_train) in zip(plan.groups, inputs):
-        sf = StatsForecast(models=[MODELS[n](params) for n in group.models], freq="D", n_jobs=params.n_jobs)
-        cv = None
-        if len(backtest_train):
-            cv = sf.cross_validation(
-                h=plan.backtest_h, df=backtest_train, n_windows=params.backtest_windows, step_size=params.backtest_step_days
-            )
-        out.append((cv, sf.forecast(h=plan.horizon, df=train)))
+    for group in plan.groups:
+        cv, fc = _library_calls(group, *_group_inputs(panel, group), plan, params)
+        totals = _cv_totals(cv, lead[group.backtested], group.models, params) if len(group.backtested) else None
+        values = fc[list(group.models)].to_numpy(dtype=float)
+        out.append((totals, values.reshape(len(group.modelled), plan.horizon, len(group.models))))
     return out
 
 
@@ -817,7 +827,7 @@ def _prepare(daily, classes, products, params):
     lead = _lead_times(panel.sku, products, params.default_lead_time_days)
     horizon = max(forecast_horizon(products, params), int(lead.max()) + params.review_days if len(lead) else 0)
     plan = _plan(panel, cls, lead, horizon, params)
-    return panel, cls, lead, plan, _library_inputs(panel, plan)
+    return panel, cls, lead, plan
 
 
 def statsforecast_floor(
@@ -844,10 +854,14 @@ def statsforecast_floor(
         from restock.demand import classify
 
         classes = classify(daily, daily["date"].max())
-    _, _, _, plan, inputs = _prepare(daily, classes, products, params)
-    started = time.perf_counter()
-    _run_library(inputs, plan, params)
-    return time.perf_counter() - started
+    panel, _, _, plan = _prepare(daily, classes, products, params)
+    seconds = 0.0
+    for group in plan.groups:
+        inputs = _group_inputs(panel, group)
+        started = time.perf_counter()
+        _library_calls(group, *inputs, plan, params)
+        seconds += time.perf_counter() - started
+    return seconds
 
 
 def _backtest(lead, plan, library_out, params):
@@ -863,13 +877,11 @@ def _backtest(lead, plan, library_out, params):
     actual = np.full((n_bt, n_w), np.nan)
     fcst = np.full((n_bt, n_w, len(models)), np.nan)
     cutoffs, row = None, 0
-    for group, (cv, _) in zip(plan.groups, library_out):
+    for group, (totals, _) in zip(plan.groups, library_out):
         n = len(group.backtested)
         if n:
             columns = [models.index(m) for m in group.models]
-            actual[row : row + n], fcst[row : row + n][:, :, columns], cutoffs = _cv_totals(
-                cv, lead[group.backtested], group.models, params
-            )
+            actual[row : row + n], fcst[row : row + n][:, :, columns], cutoffs = totals
         row += n
     return actual, fcst, cutoffs
 
@@ -878,8 +890,7 @@ def _final_baseline(panel, plan, library_out, chosen, params) -> np.ndarray:
     """The chosen model's forecast [sku, day] for every fitted SKU (zeros elsewhere)."""
     models = params.fitted_models
     baseline = np.zeros((len(panel.sku), plan.horizon))
-    for group, (_, fc) in zip(plan.groups, library_out):
-        values = fc[list(group.models)].to_numpy(dtype=float).reshape(len(group.modelled), plan.horizon, len(group.models))
+    for group, (_, values) in zip(plan.groups, library_out):
         to_local = np.full(len(models), -1)
         to_local[[models.index(m) for m in group.models]] = np.arange(len(group.models))
         local = to_local[chosen[group.modelled]]
@@ -913,9 +924,9 @@ def run_forecast(
     """
     params = params or ForecastParams()
     as_of = pd.Timestamp(as_of).normalize()
-    panel, cls, lead, plan, inputs = _prepare(daily, classes, products, params)
+    panel, cls, lead, plan = _prepare(daily, classes, products, params)
     models = params.fitted_models
-    library_out = _run_library(inputs, plan, params)
+    library_out = _run_library(panel, lead, plan, params)
 
     allowed = np.array([[m in params.candidates[c] for m in models] for c in _MODELLED])
     chosen = np.full(len(panel.sku), -1)
