@@ -419,15 +419,21 @@ def build_daily_demand(
     camp = campaign_days(campaigns, pd.Timestamp(start_day.min(), unit="D"), as_of)
     kind_code, kinds = _campaign_kind_codes(camp, sku_index, offsets, start_day, n_rows, row_day)
 
+    # each working array is dropped once its column exists: at 100,000 SKUs they are gigabytes
+    sku = _labelled(row_sku, sku_index)
+    del row_sku
+    campaign_kind = _labelled(kind_code, kinds)
+    del kind_code
     date = row_day.astype(np.int64)
+    del row_day
     date *= 86_400 * 10**9
     return pd.DataFrame(
         {
-            "sku": _labelled(row_sku, sku_index),
+            "sku": sku,
             "date": date.view("datetime64[ns]"),
-            "units": units.astype(float),
+            "units": units.astype(float, copy=False),
             "censored": censored,
-            "campaign_kind": _labelled(kind_code, kinds),
+            "campaign_kind": campaign_kind,
         },
         copy=False,  # the arrays are this function's own: no second copy of millions of rows
     )
