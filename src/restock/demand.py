@@ -37,6 +37,7 @@ from restock.schema import CAMPAIGN_KINDS
 __all__ = [
     "DemandParams",
     "DEMAND_CLASSES",
+    "LINE_COLUMNS",
     "PAID_STATUSES",
     "build_daily_demand",
     "campaign_days",
@@ -48,6 +49,9 @@ __all__ = [
 
 PAID_STATUSES = ("to_ship", "shipped", "completed")
 """Order statuses that count as demand: paid and not cancelled."""
+
+LINE_COLUMNS = ("sku", "qty", "created_at", "status")
+"""The order-line columns :func:`build_daily_demand` reads: a caller may drop the others first."""
 
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "new", "inactive")
 

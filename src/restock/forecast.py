@@ -542,16 +542,21 @@ def _campaign_pairs(camp: pd.DataFrame, panel_sku: pd.Index, first_day: np.ndarr
     specific = camp["sku"].notna().to_numpy(bool)
     pos = panel_sku.get_indexer(camp["sku"].to_numpy(dtype=object))
     keep = specific & (pos >= 0)
-    parts = [pd.DataFrame({"campaign_row": np.flatnonzero(keep), "pos": pos[keep], "day": day[keep]})]
-    shop_rows = np.flatnonzero(~specific)
-    if len(shop_rows) and len(panel_sku):
-        r = np.repeat(shop_rows, len(panel_sku))
-        p = np.tile(np.arange(len(panel_sku)), len(shop_rows))
-        parts.append(pd.DataFrame({"campaign_row": r, "pos": p, "day": day[r]}))
-    pairs = pd.concat(parts, ignore_index=True)
-    p = pairs["pos"].to_numpy()
-    covered = (pairs["day"].to_numpy() >= first_day[p]) & (pairs["day"].to_numpy() <= last_day[p])
-    return pairs[covered].reset_index(drop=True)
+    keep[keep] = (day[keep] >= first_day[pos[keep]]) & (day[keep] <= last_day[pos[keep]])
+    rows, positions = [np.flatnonzero(keep)], [pos[keep]]
+    # a shop-wide campaign day pairs with every SKU whose history covers it: built day by day,
+    # in int32, so a big shop never holds the (campaign day x SKU) product before the cut
+    every_sku = np.arange(len(panel_sku), dtype=np.int32)
+    for r in np.flatnonzero(~specific):
+        covered = every_sku[(first_day <= day[r]) & (day[r] <= last_day)]
+        rows.append(np.full(len(covered), r, dtype=np.int32))
+        positions.append(covered)
+    campaign_row = np.concatenate(rows).astype(np.int32, copy=False)
+    return pd.DataFrame(
+        {"campaign_row": campaign_row, "pos": np.concatenate(positions).astype(np.int32, copy=False),
+         "day": day[campaign_row]},
+        copy=False,
+    )
 
 
 def _grouped_sums(frame: pd.DataFrame, distinct: pd.DataFrame, keys: list[str], sizes: dict[str, int]):
@@ -605,6 +610,7 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
     p = pairs["pos"].to_numpy()
     row = panel.starts[p] + pairs["day"].to_numpy() - panel.first_day[p]
     r = pairs["campaign_row"].to_numpy()
+    del pairs
     in_stock = ~panel.censored[row]
     p, row, r = p[in_stock], row[in_stock], r[in_stock]
     kind_code, kinds = pd.factorize(camp["kind"], sort=True)
@@ -620,21 +626,27 @@ def _learn_uplift(panel: _Panel, campaigns, products, as_of, params: ForecastPar
         "category": np.asarray(categories, dtype=object),
     }
     b_campaign, b_kind, b_sku = campaign[with_base], kind_code[r[with_base]], p[with_base]
-    based = pd.DataFrame(
-        {
-            "any_kind": 0,
-            "kind": b_kind,
-            "campaign": np.where(b_campaign >= 0, b_campaign, np.nan),  # NaN: no id, not counted
-            "sku": b_sku,  # panel.sku is sorted, so positions sort like the SKUs
-            "category": category_code[b_sku],
-            "units": day_units[with_base],
-            "baseline": baseline[with_base],
-        },
-        copy=False,
-    )
-    # kind, category and SKU are fixed per (campaign, kind, SKU): count campaigns on those few rows
-    combined = ((b_campaign + 1) * (len(kinds) + 1) + b_kind + 1) * len(panel.sku) + b_sku  # -1 codes: +1
-    distinct = based.iloc[np.unique(combined, return_index=True)[1]]
+
+    def coded(campaign_code, kind, sku) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "any_kind": np.zeros(len(sku), dtype=np.int8),
+                "kind": kind,
+                "campaign": np.where(campaign_code >= 0, campaign_code, np.nan),  # NaN: no id, not counted
+                "sku": sku,  # panel.sku is sorted, so positions sort like the SKUs
+                "category": category_code[sku],
+            },
+            copy=False,
+        )
+
+    based = coded(b_campaign, b_kind, b_sku)
+    based["units"], based["baseline"] = day_units[with_base], baseline[with_base]
+    # kind, category and SKU are fixed per (campaign, kind, SKU): count campaigns on those few
+    # rows, decoded from the distinct combined codes (-1 codes stored +1)
+    n_sku, n_kind = len(panel.sku), len(kinds) + 1
+    combined = np.unique(((b_campaign + 1) * n_kind + b_kind + 1) * n_sku + b_sku)
+    campaign_kind, distinct_sku = np.divmod(combined, n_sku)
+    distinct = coded(campaign_kind // n_kind - 1, campaign_kind % n_kind - 1, distinct_sku)
     sizes = {key: len(values) for key, values in labels.items()}
     out = []
     for level, keys in (
