@@ -85,6 +85,12 @@ def test_date_coverage_per_table_and_platform(store):
     assert set(out["table"]) == {"order_lines", "after_sales"}  # tables without rows are left out
 
 
+def test_unlisted_only_sums_just_the_skus_products_lack(store):
+    store.upsert("products", conform(pd.DataFrame({"sku": ["A", "B"]}), "products"))
+    assert store.sku_totals(unlisted_only=True)["sku"].tolist() == ["ZZ"]
+    assert store.sku_totals()["sku"].tolist() == ["A", "B", "ZZ"]
+
+
 def test_totals_are_cut_at_as_of(store):
     assert store.day_totals(as_of="2026-01-01")["date"].max() == pd.Timestamp("2026-01-01")
     cut = quality.unknown_skus(store.sku_totals(as_of="2026-01-02"), pd.DataFrame({"sku": ["A", "B"]}))

@@ -486,16 +486,16 @@ def classify(daily: pd.DataFrame, as_of, params: DemandParams | None = None) -> 
     nonzero = in_window & (units > 0)
     n_clean = per_sku(in_window)
     n_demand = per_sku(nonzero)
-    sizes = np.where(nonzero, units, 0.0)
+    sizes = np.where(nonzero, units, 0.0)  # one working array, reused in place below
     size_sum = per_sku(sizes)
-    size_sq = per_sku(sizes * sizes)
+    size_sq = per_sku(np.multiply(sizes, sizes, out=sizes))
     with np.errstate(invalid="ignore", divide="ignore"):
         adi = np.where(n_demand > 0, n_clean / n_demand, np.nan)
         mean = size_sum / n_demand
         cv2 = np.where(n_demand > 0, np.maximum(size_sq / n_demand - mean**2, 0.0) / mean**2, np.nan)
 
     recent = within(params.inactive_days)
-    recent_units = per_sku(np.where(recent, units, 0.0))
+    recent_units = per_sku(np.multiply(units, recent, out=sizes))
     recent_in_stock = per_sku(recent & ~censored)
 
     cls = np.select(

@@ -74,8 +74,8 @@ class RunContext:
                 None), on the table's date column (:meth:`restock.store.Store.load`).
             older_if: with ``days``, older rows are kept too when they match, e.g.
                 ``{"status": ["to_ship"]}``.
-            latest_older_by: with ``older_if``, only the latest older row per value of this
-                column (e.g. each SKU's last sale).
+            latest_older_by: with ``older_if``, only the older rows at the latest date per
+                value of this column (e.g. each SKU's last sale).
         """
         since = None if days is None else self.as_of - pd.Timedelta(days=days - 1)
         with Store(self.store_path, read_only=True) as store:
@@ -89,10 +89,10 @@ class RunContext:
         with Store(self.store_path, read_only=True) as store:
             return store.day_totals(as_of=self.as_of)
 
-    def sku_totals(self) -> pd.DataFrame:
+    def sku_totals(self, unlisted_only: bool = False) -> pd.DataFrame:
         """Units, orders and first and last sale per SKU up to ``as_of`` (:meth:`restock.store.Store.sku_totals`)."""
         with Store(self.store_path, read_only=True) as store:
-            return store.sku_totals(as_of=self.as_of)
+            return store.sku_totals(as_of=self.as_of, unlisted_only=unlisted_only)
 
     def imports(self) -> pd.DataFrame:
         """One row per import into the store, with its counts."""
@@ -131,7 +131,9 @@ class RunContext:
             )
         filters = None if days is None else [("date", ">", self.as_of - pd.Timedelta(days=days))]
         with pd.option_context("mode.string_storage", "pyarrow"):  # ~3× faster than Python strings
-            return pd.read_parquet(path, columns=None if columns is None else list(columns), filters=filters)
+            frame = pd.read_parquet(path, columns=None if columns is None else list(columns), filters=filters)
+        release_memory()  # the Arrow table the frame was copied from
+        return frame
 
     def path(self, filename: str) -> Path:
         """A file in the run folder, e.g. the workbook ``replenishment.xlsx``."""

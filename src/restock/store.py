@@ -543,8 +543,9 @@ class Store:
             older_if: rows dated before ``since`` are kept too when each named column holds
                 one of its values, e.g. ``{"status": ["to_ship"]}`` keeps unshipped lines of
                 any age.
-            latest_older_by: of those older rows, keep only the latest per value of this
-                column (e.g. each SKU's last sale before ``since``).
+            latest_older_by: of those older rows, keep only those at the latest date per
+                value of this column (e.g. each SKU's last sale before ``since``; rows tied
+                on that date are all kept).
 
         Raises:
             ValueError: unknown table, an ``as_of`` or ``since`` that is not a date, a column
@@ -585,9 +586,11 @@ class Store:
                 tests.append(f"{_q(column)} IN ({', '.join(['?'] * len(values))})" if values else "FALSE")
                 older_params.extend(values)
             older = f"SELECT {inner} FROM {_q(table)} WHERE {' AND '.join(tests)}"
-            if latest_older_by:
-                ranking = ", ".join(f"{_q(c)} DESC" for c in order)
-                older += f" QUALIFY row_number() OVER (PARTITION BY {_q(latest_older_by)} ORDER BY {ranking}) = 1"
+            if latest_older_by:  # a grouped max and a semi-join: a window over millions of rows costs gigabytes
+                by, at = _q(latest_older_by), _q(date_column)
+                older = (f"SELECT {inner} FROM ({older}) WHERE ({by}, {at}) IN "
+                         f"(SELECT ({by}, max({at})) FROM ({older}) GROUP BY {by})")
+                older_params = older_params * 2
             sql = f"{recent} UNION ALL {older}"
             params.extend(older_params)
         sql = f"SELECT {', '.join(map(_q, selected))} FROM ({sql}) ORDER BY {', '.join(map(_q, order))}"
@@ -622,16 +625,25 @@ class Store:
         sql = " UNION ALL ".join(parts) + ' ORDER BY "table", source, date'
         return self._frame(sql, _DAY_TOTALS, params)
 
-    def sku_totals(self, as_of: object = None) -> pd.DataFrame:
+    def sku_totals(self, as_of: object = None, unlisted_only: bool = False) -> pd.DataFrame:
         """Per SKU of the order lines (cut at ``as_of``): the name on its first line, units
         of lines not cancelled, distinct orders, first and last sale. Summed in DuckDB.
+
+        Args:
+            as_of: keep lines created on or before this day; None keeps all.
+            unlisted_only: only SKUs no product row names (the lines are cut before they are
+                summed: counting the distinct orders of every SKU takes gigabytes).
 
         Returns:
             sku, name, units, orders, first_sold, last_sold; by sku.
         """
-        where, params = "", []
+        tests, params = [], []
         if as_of is not None:
-            where, params = " WHERE created_at < ?", [_day_end(as_of).to_pydatetime()]
+            tests.append("created_at < ?")
+            params.append(_day_end(as_of).to_pydatetime())
+        if unlisted_only:
+            tests.append("sku NOT IN (SELECT sku FROM products WHERE sku IS NOT NULL)")
+        where = f" WHERE {' AND '.join(tests)}" if tests else ""
         sql = (
             "SELECT sku, arg_min(name, created_at) FILTER (WHERE name IS NOT NULL) AS name, "
             "CAST(coalesce(sum(qty) FILTER (WHERE status IS DISTINCT FROM 'cancelled'), 0) AS BIGINT) AS units, "
