@@ -14,12 +14,13 @@ def test_bench_produces_every_figure_at_a_small_size(tmp_path, capsys):
     for stage in ("intake", "demand", "forecast", "policy", "replenishment_workbook", "slow_movers",
                   "clearance_workbook", "html"):
         assert stages[stage] > 0, stage
-    for key in ("peak_memory_mb", "rows_per_second_intake", "floor_intake_seconds", "floor_forecast_seconds",
+    for key in ("peak_memory_mb", "peak_memory_intake_mb", "peak_memory_batch_mb", "rows_per_second_intake", "floor_intake_seconds", "floor_forecast_seconds",
                 "ratio_intake_to_floor", "ratio_forecast_to_floor", "ratio_demand_forecast_to_floor", "batch_seconds"):
         assert result[key] > 0, key
     assert result["ratio_demand_forecast_to_floor"] == pytest.approx(
         (stages["demand"] + stages["forecast"]) / result["floor_forecast_seconds"]
     )
+    assert result["peak_memory_mb"] == max(result["peak_memory_intake_mb"], result["peak_memory_batch_mb"])
     assert result["skus"] == 300
     printed = capsys.readouterr().out
     assert "300 SKUs" in printed and "ours/floor" in printed and "(demand + forecast)" in printed
