@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restock.io import detect_platform, read_export
+from restock.memory import release_memory
 from restock.schema import AdapterResult
 from restock.store import Store
 
@@ -224,6 +225,7 @@ def import_files(
         finally:
             for pending in ahead:  # after an error: files not read yet are not read
                 pending.cancel()
+    release_memory()  # a caller that goes on (JupyterLab, the benchmark) gets the files' memory back
     return IntakeSummary(tuple(done))
 
 
