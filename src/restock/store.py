@@ -606,10 +606,11 @@ class Store:
         missing counts under a null ``date``.
 
         Returns:
-            table, source, date (the day), rows, units, first and last (timestamps).
+            table, source, date (the day), rows, units, first and last (timestamps); tables
+            in the order order lines, after-sales, stock, purchase orders, traffic, campaigns.
         """
         parts, params = [], []
-        for table, column in {**_DATE_COLUMNS, "campaigns": "start"}.items():
+        for position, (table, column) in enumerate({**_DATE_COLUMNS, "campaigns": "start"}.items()):
             source = "coalesce(platform, '?')" if table in ("order_lines", "after_sales") else f"'{table}'"
             units = {"order_lines": "sum(qty) FILTER (WHERE status IS DISTINCT FROM 'cancelled')",
                      "after_sales": "sum(qty)"}.get(table, "NULL")
@@ -618,11 +619,12 @@ class Store:
                 where = f" WHERE {_q(column)} < ?"
                 params.append(_day_end(as_of).to_pydatetime())
             parts.append(
-                f"SELECT '{table}' AS \"table\", {source} AS source, CAST({_q(column)} AS DATE) AS date, "
+                f"SELECT {position} AS position, '{table}' AS \"table\", {source} AS source, CAST({_q(column)} AS DATE) AS date, "
                 f"count(*) AS rows, CAST({units} AS DOUBLE) AS units, min({_q(column)}) AS first, "
                 f"max({_q(column)}) AS last FROM {_q(table)}{where} GROUP BY ALL"
             )
-        sql = " UNION ALL ".join(parts) + ' ORDER BY "table", source, date'
+        columns = ", ".join(map(_q, _DAY_TOTALS))
+        sql = f"SELECT {columns} FROM ({' UNION ALL '.join(parts)}) ORDER BY position, source, date"
         return self._frame(sql, _DAY_TOTALS, params)
 
     def sku_totals(self, as_of: object = None, unlisted_only: bool = False) -> pd.DataFrame:
