@@ -940,7 +940,6 @@ def run_forecast(
     params = params or ForecastParams()
     as_of = pd.Timestamp(as_of).normalize()
     panel, cls, lead, plan = _prepare(daily, classes, products, params)
-    release_memory()  # the panel's working arrays, before statsforecast forks its workers
     models = params.fitted_models
     library_out = _run_library(panel, lead, plan, params)
 
