@@ -112,8 +112,8 @@ def bench_size(skus: int, out_dir: Path, config_path: str | Path = DEFAULT_CONFI
     """Generate, import and run one shop of ``skus`` SKUs; return its figures.
 
     Peak memory covers the intake and the run of the notebooks (each also on its own), not
-    the generation of the shop. With
-    ``reuse``, a shop a previous ``--keep`` run left in ``out_dir`` is used as it is.
+    the generation of the shop. With ``reuse``, a shop a previous ``--keep`` run left in
+    ``out_dir`` is used as it is.
     """
     from restock import batch
     from restock.demo import generate

@@ -2,8 +2,8 @@
 
 pandas, Arrow (on the system allocator, see ``restock/__init__.py``) and DuckDB allocate
 through glibc's malloc, which keeps freed blocks of its heap for reuse instead of returning
-them. A kernel of a 100,000-SKU shop that had dropped 2.4 GB of order lines still held
-3.2 GB, and 0.2 GB after ``malloc_trim(0)`` (0.3 s).
+them. A kernel of a 100,000-SKU shop that had dropped 2.4 GiB of order lines still held
+3.2 GiB, and 0.2 GiB after ``malloc_trim(0)`` (0.3 s).
 """
 
 from __future__ import annotations
