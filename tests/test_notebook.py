@@ -66,6 +66,14 @@ def test_save_then_read_round_trips_through_the_run_folder(store_path, tmp_path)
         ctx.read("other")
 
 
+def test_read_gives_categorical_text_back_as_strings(store_path, tmp_path):
+    ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
+    ctx.save("daily", pd.DataFrame({"sku": pd.Categorical(["B", "A"]), "kind": pd.Categorical(["live", None])}))
+    back = ctx.read("daily")
+    assert (back.dtypes == pd.StringDtype("pyarrow")).all()
+    assert back["sku"].tolist() == ["B", "A"] and back["kind"].isna().tolist() == [False, True]
+
+
 def test_bad_parameters_are_named(store_path, tmp_path):
     with pytest.raises(ValueError, match=r"as_of must be YYYY-MM-DD or empty; got '5/3/2026'"):
         nb.open_run(str(store_path), "5/3/2026", str(tmp_path))

