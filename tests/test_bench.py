@@ -15,15 +15,19 @@ def test_bench_produces_every_figure_at_a_small_size(tmp_path, capsys):
                   "clearance_workbook", "html"):
         assert stages[stage] > 0, stage
     for key in ("peak_memory_mb", "peak_memory_intake_mb", "peak_memory_batch_mb", "rows_per_second_intake", "floor_intake_seconds", "floor_forecast_seconds",
-                "ratio_intake_to_floor", "ratio_forecast_to_floor", "ratio_demand_forecast_to_floor", "batch_seconds"):
+                "ratio_intake_to_floor", "ratio_forecast_to_floor", "ratio_demand_forecast_to_floor", "batch_seconds",
+                "statsforecast_in_run_seconds", "ratio_forecast_to_in_run", "ratio_demand_forecast_to_in_run"):
         assert result[key] > 0, key
     assert result["ratio_demand_forecast_to_floor"] == pytest.approx(
         (stages["demand"] + stages["forecast"]) / result["floor_forecast_seconds"]
     )
+    # the statsforecast calls are part of the forecast stage they are timed in
+    assert result["statsforecast_in_run_seconds"] < stages["forecast"]
+    assert result["ratio_forecast_to_in_run"] == pytest.approx(stages["forecast"] / result["statsforecast_in_run_seconds"])
     assert result["peak_memory_mb"] == max(result["peak_memory_intake_mb"], result["peak_memory_batch_mb"])
     assert result["skus"] == 300
     printed = capsys.readouterr().out
-    assert "300 SKUs" in printed and "ours/floor" in printed and "(demand + forecast)" in printed
+    assert "300 SKUs" in printed and "ours/floor" in printed and "(demand + forecast)" in printed and "inside the run" in printed
     assert not (tmp_path / "shop_300").exists()  # generated shop removed unless --keep
 
 

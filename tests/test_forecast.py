@@ -299,6 +299,26 @@ def test_floor_times_the_library_calls():
     assert 0 < statsforecast_floor(daily) < 30  # classes derived, default lead times
 
 
+def test_run_forecast_reports_the_seconds_inside_statsforecast(monkeypatch):
+    import time
+
+    from restock import forecast
+
+    calls = forecast._library_calls
+
+    def slow_calls(*args, **kwargs):  # each statsforecast call pair takes 0.3 s longer
+        time.sleep(0.3)
+        return calls(*args, **kwargs)
+
+    monkeypatch.setattr(forecast, "_library_calls", slow_calls)
+    series = {"A": [2.0, 3.0] * 60, "B": [0.0, 0.0, 4.0] * 40}
+    daily = daily_table(series)
+    params = ForecastParams(backtest_windows=2, min_train_days=28, n_jobs=1, batch_skus=1)  # two groups
+    started = time.perf_counter()
+    result = run_forecast(daily, classify(daily, AS_OF), products_for(sorted(series)), None, None, AS_OF, params)
+    assert 0.6 <= result.statsforecast_seconds < time.perf_counter() - started
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
