@@ -112,6 +112,15 @@ def test_duplicate_keys_in_the_frame_last_wins(store):
     assert store.upsert("order_lines", again, 2) == UpsertCounts(inserted=0, updated=0, unchanged=2)
 
 
+def test_duplicate_keys_with_null_parts_in_the_frame_last_wins(store):
+    frame = _lines({"order_id": "o1", "line_id": "1", "shop": None, "qty": 1},
+                   {"order_id": "o1", "line_id": "1", "shop": "s", "qty": 2},
+                   {"order_id": "o1", "line_id": "1", "shop": None, "qty": 3})
+    assert store.upsert("order_lines", frame, 1) == UpsertCounts(inserted=2, updated=0, unchanged=1)
+    stored = store.load("order_lines")
+    assert dict(zip(stored["shop"].fillna("-"), stored["qty"])) == {"-": 3, "s": 2}
+
+
 def test_null_key_parts_match_each_other(store):
     frame = _lines({"order_id": "o1", "line_id": "1", "shop": None})
     store.upsert("order_lines", frame, 1)

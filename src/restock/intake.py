@@ -36,7 +36,7 @@ from pathlib import Path
 from restock.io import detect_platform, read_export
 from restock.memory import release_memory
 from restock.schema import AdapterResult
-from restock.store import Store
+from restock.store import Store, file_sha256
 
 __all__ = ["import_files", "export_files", "IntakeSummary", "FileIntake", "DEMO_MARKER", "EXPORT_SUFFIXES"]
 
@@ -237,10 +237,15 @@ class _ReadFile:
     platform: str
     is_demo: bool
     result: AdapterResult
+    sha256: str | None
 
 
 def _read_one(path: Path, platform: str, mapping: str | Path | None, shop: str | None) -> _ReadFile:
-    """Detect the adapter, read the file through it and check that its rows add up."""
+    """Detect the adapter, read the file through it, check that its rows add up and hash it.
+
+    The hash is taken here, not when the file is stored: it overlaps the storing of the
+    previous file (a 220 MB export takes 0.1–0.2 s).
+    """
     if platform == "auto":  # name the adapter (douyin_after_sales, template …), not only the platform
         platform = "generic" if mapping is not None else detect_platform(path)
     marker = path.parent / DEMO_MARKER
@@ -249,13 +254,13 @@ def _read_one(path: Path, platform: str, mapping: str | Path | None, shop: str |
         shop = json.loads(marker.read_text(encoding="utf-8")).get("shop")
     result = read_export(path, platform, mapping, shop=shop)
     result.check()
-    return _ReadFile(path, platform, is_demo, result)
+    return _ReadFile(path, platform, is_demo, result, file_sha256(path))
 
 
 def _store_one(store: Store, read: _ReadFile) -> FileIntake:
     """Store one read file's tables and quarantine, record and return its counts."""
     result = read.result
-    import_id = store.begin_import(str(read.path), read.platform, read.is_demo)
+    import_id = store.begin_import(str(read.path), read.platform, read.is_demo, read.sha256)
     counts = [store.upsert(table, frame, import_id) for table, frame in result.tables.items()]
     store.add_quarantine(result.quarantine, import_id)
     by_reason = result.quarantine["reason"].value_counts()
