@@ -10,6 +10,7 @@ from restock.demand import (
     campaign_days,
     classify,
     expected_returns,
+    paid_lines,
     panel_bounds,
     return_profile,
 )
@@ -242,6 +243,28 @@ def test_return_profile_uses_own_rate_and_falls_back_to_spu():
     assert prof.loc["B", "basis"] == "spu"
     assert prof.loc["B", "return_rate"] == pytest.approx(5 / 45)
     assert prof.loc["B", "restock_share"] == pytest.approx(4 / 5)
+
+
+def test_paid_lines_are_gross_demand_up_to_as_of():
+    ol = lines([("A", 3, 2, "completed"), ("A", 2, 5, "cancelled"), ("B", 1, 1, "unpaid"), ("B", 0, 4, "to_ship"),
+                ("B", -1, 9, "shipped")])  # the last one is after as_of
+    paid = paid_lines(ol, AS_OF)
+    assert paid["sku"].astype(str).tolist() == ["A", "B"]
+    assert paid["qty"].tolist() == [2.0, 4.0]
+    assert paid["day"].tolist() == [(AS_OF - pd.Timestamp(0)).days - 3, (AS_OF - pd.Timestamp(0)).days]
+
+
+def test_paid_lines_computed_once_give_the_same_demand_and_returns():
+    ol = lines([("A", 60, 10, "completed")] * 4 + [("B", 60, 5, "completed"), ("B", 9, 2, "cancelled"),
+                                                    ("A", 3, 1, "shipped")])
+    returns = pd.DataFrame([after_sale("l0", 4, "return", 52, sku=None), after_sale("l4", 1, "return", 58, sku="B")])
+    products = pd.DataFrame({"sku": ["A", "B"], "spu": ["P", "P"], "category": ["c", "c"]})
+    stock = counts("A", [(30, 0), (10, 6)])
+    paid = paid_lines(ol, AS_OF)
+    pd.testing.assert_frame_equal(build_daily_demand(None, stock, None, products, AS_OF, paid=paid),
+                                  build_daily_demand(ol, stock, None, products, AS_OF))
+    pd.testing.assert_frame_equal(return_profile(ol, returns, products, AS_OF, paid=paid),
+                                  return_profile(ol, returns, products, AS_OF))
 
 
 def test_returns_do_not_become_negative_demand():

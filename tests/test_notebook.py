@@ -85,3 +85,15 @@ def test_relative_paths_resolve_against_the_project_root():
     from restock import config
 
     assert nb.resolve("data/x.duckdb") == config.PROJECT_ROOT / "data" / "x.duckdb"
+
+
+def test_a_stage_timed_in_pieces_records_their_sum(store_path, tmp_path, monkeypatch):
+    ctx = nb.open_run(str(store_path), "", str(tmp_path / "run"))
+    recorded = []
+    monkeypatch.setattr(ctx, "record", lambda name, value: recorded.append((name, value)))
+    clock = iter([10.0, 10.5, 20.0, 20.25, 30.0, 31.0])
+    monkeypatch.setattr(nb.time, "perf_counter", lambda: next(clock))
+    for name in ("demand", "returns", "demand"):
+        with ctx.stage(name):
+            pass
+    assert recorded == [("stage_seconds.demand", 0.5), ("stage_seconds.returns", 0.25), ("stage_seconds.demand", 1.5)]

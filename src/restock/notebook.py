@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +46,7 @@ class RunContext:
     as_of: pd.Timestamp
     run_dir: Path
     is_demo: bool
+    _stage_seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -154,10 +155,16 @@ class RunContext:
 
     @contextmanager
     def stage(self, name: str):
-        """Time a step of the notebook; recorded as ``stage_seconds.<name>`` for the benchmark."""
+        """Time a step of the notebook; recorded as ``stage_seconds.<name>`` for the benchmark.
+
+        A stage timed in several pieces (a step whose first part other steps reuse) records
+        the running total; :func:`read_records` keeps the last, the whole.
+        """
         started = time.perf_counter()
         yield
-        self.record(f"stage_seconds.{name}", round(time.perf_counter() - started, 3))
+        total = self._stage_seconds.get(name, 0.0) + time.perf_counter() - started
+        self._stage_seconds[name] = total
+        self.record(f"stage_seconds.{name}", round(total, 3))
 
     def banner(self) -> None:
         """Show the as-of date, the store, and a DEMO label when the data is generated."""
