@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from restock.schema import keep_rows
+from restock.schema import keep_rows, positions
 
 
 def test_keep_rows_is_a_boolean_filter_that_keeps_every_dtype():
@@ -20,3 +20,11 @@ def test_keep_rows_is_a_boolean_filter_that_keeps_every_dtype():
     keep = np.array([False, True, True, False])
     pd.testing.assert_frame_equal(keep_rows(frame, keep), frame[keep].reset_index(drop=True))
     assert keep_rows(frame, np.zeros(4, bool)).dtypes.equals(frame.dtypes)
+
+
+def test_positions_find_each_value_among_the_labels():
+    labels = pd.Index(["B", "A", "C"], dtype=object)
+    for values in (pd.Series(["A", "C", None, "Z", "A"], dtype="string[pyarrow]"),
+                   pd.Series(["A", "C", None, "Z", "A"], dtype=object),
+                   pd.Series(pd.Categorical(["A", "C", None, "Z", "A"]))):
+        assert positions(values, labels).tolist() == [1, 2, -1, -1, 1]

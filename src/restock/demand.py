@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from restock.schema import CAMPAIGN_KINDS
+from restock.schema import CAMPAIGN_KINDS, positions
 
 __all__ = [
     "DemandParams",
@@ -181,12 +181,6 @@ def _categorical(codes: np.ndarray, labels) -> pd.Categorical:
     2 GiB of its 3.4; as codes they are 0.4 GiB.
     """
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(labels, dtype="string[pyarrow]")))
-
-
-def _positions(values: pd.Series, labels) -> np.ndarray:
-    """Position of each value among ``labels`` (unique), -1 when absent or null (an Arrow hash lookup)."""
-    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(pd.Series(np.asarray(labels, dtype=object))))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _first_match(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -345,7 +339,7 @@ def _campaign_kind_codes(
     kind_code = pd.Index(kinds).get_indexer(camp["kind"].fillna(kinds[0]))
     day = _day_number(camp["date"])
     specific = camp["sku"].notna().to_numpy(bool)
-    pos = _positions(camp["sku"][specific], sku_index)
+    pos = positions(camp["sku"][specific], sku_index)
     d, k = day[specific][pos >= 0], kind_code[specific][pos >= 0]
     pos = pos[pos >= 0]
     on_grid = d >= start_day[pos]
@@ -419,7 +413,7 @@ def build_daily_demand(
     if stock is not None and len(stock):
         counts = pd.DataFrame(
             {
-                "pos": _positions(stock["sku"], sku_index),  # Arrow hash lookup: no Python string per row
+                "pos": positions(stock["sku"], sku_index),  # Arrow hash lookup: no Python string per row
                 "day": _day_number(stock["as_of"]),
                 "on_hand": pd.to_numeric(stock["on_hand"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
             }
@@ -616,7 +610,7 @@ def return_profile(
     returned_skus = pc.unique(_arrow_strings(rets["sku"])).to_numpy(zero_copy_only=False)
     skus = pd.Index(sorted(set(sold.index) | set(returned_skus) | set(_product_skus(products))), dtype=object)
     levels = _hierarchy(skus, products)
-    ret_pos = _positions(rets["sku"], skus)
+    ret_pos = positions(rets["sku"], skus)
 
     def by_sku(values: pd.Series) -> np.ndarray:
         return np.bincount(ret_pos, weights=values.to_numpy(dtype=float), minlength=len(skus))
@@ -709,7 +703,7 @@ def expected_returns(
     rows = np.flatnonzero(shipped & (ordered + longest_lag > as_of_d) & (ordered < as_of_d + 1 + horizon_days))
     lines = order_lines[["order_id", "line_id", "sku", "qty"]].iloc[rows]
     ordered = ordered[rows]
-    pos = _positions(lines["sku"], profile["sku"])
+    pos = positions(lines["sku"], profile["sku"])
     known = pos >= 0
     p = profile.iloc[np.maximum(pos, 0)]
     back = ordered + np.where(known, p["return_lag_days"].to_numpy(dtype=np.int64), 0).astype("timedelta64[D]")

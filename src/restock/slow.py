@@ -29,6 +29,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from restock.schema import keep_rows, positions
+
 __all__ = [
     "FLAGS",
     "CAUSES",
@@ -302,7 +304,9 @@ def _frame(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
 
 def _num(s: pd.Series) -> np.ndarray:
     """A float array with nulls as NaN (nullable Int64/Float64 included)."""
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(s):  # to_numeric on a numeric column still costs a scan
+        s = pd.to_numeric(s, errors="coerce")
+    return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -321,12 +325,6 @@ def _timestamps(days: np.ndarray) -> np.ndarray:
     ok = ~np.isnan(days)
     out[ok] = days[ok].astype("int64").astype("datetime64[D]")
     return out
-
-
-def _codes(values: pd.Series, skus: pd.Index) -> np.ndarray:
-    """Position of each value in ``skus``; -1 when absent or null (each distinct value hashed once)."""
-    codes, uniques = pd.factorize(values)
-    return np.append(skus.get_indexer(uniques), -1)[codes].astype(np.int64)
 
 
 def _sum_by(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -424,7 +422,7 @@ def _receipts(
         code, day, qty (> 0).
     """
     po = _frame(purchase_orders, ["sku", "qty_received", "received_at"])
-    po_day, po_qty, po_code = _days(po["received_at"]), _num(po["qty_received"]), _codes(po["sku"], skus)
+    po_day, po_qty, po_code = _days(po["received_at"]), _num(po["qty_received"]), positions(po["sku"], skus)
     keep = (po_day <= as_of_day) & (po_qty > 0) & (po_code >= 0)
     po_day, po_qty, po_code = po_day[keep], po_qty[keep], po_code[keep]
 
@@ -503,13 +501,15 @@ def _sold_lines(order_lines: pd.DataFrame | None, skus: pd.Index, as_of_day: flo
                  for c in ("platform", "shop", "order_id")]
         combined = (parts[0] * (parts[1].max() + 1) + parts[1]) * (parts[2].max() + 1) + parts[2]
         basket[recent] = pd.factorize(combined)[0]
+    # whole columns looked up, then the sold rows picked from the arrays: picking Arrow
+    # strings first copies them (4 M lines at 100,000 SKUs)
     return pd.DataFrame(
         {
-            "code": _codes(ol["sku"].iloc[rows], skus),
+            "code": positions(ol["sku"], skus)[rows],
             "day": day,
-            "qty": np.nan_to_num(_num(ol["qty"].iloc[rows])),
-            "unit_price": _num(ol["unit_price"].iloc[rows]),
-            "live": ol["channel"].iloc[rows].eq("live").fillna(False).to_numpy(dtype=bool),
+            "qty": np.nan_to_num(_num(ol["qty"])[rows]),
+            "unit_price": _num(ol["unit_price"])[rows],
+            "live": ol["channel"].eq("live").fillna(False).to_numpy(dtype=bool)[rows],
             "basket": basket,
         }
     )
@@ -558,7 +558,7 @@ def _returns_summary(
     age = as_of_day - _days(a["requested_at"])
     keep = a["kind"].isin(_RETURN_KINDS).to_numpy(dtype=bool) & (age >= 0) & (age < params.lookback_days)
     a = a.loc[keep]
-    code = _codes(a["sku"], skus)
+    code = positions(a["sku"], skus)
     qty = np.nan_to_num(_num(a["qty"]))
     restockable = a["restockable"].astype("boolean")
     returned = _sum_by(code, qty, n)
@@ -584,7 +584,7 @@ def _returns_summary(
         )
     profile = _frame(returns_profile, ["sku", "return_rate", "restock_share"])
     profile = profile.dropna(subset=["sku"]).drop_duplicates("sku", keep="last")
-    profile_code = _codes(profile["sku"], skus)
+    profile_code = positions(profile["sku"], skus)
     for col in ("return_rate", "restock_share"):
         from_profile = np.full(n, np.nan)
         found = profile_code >= 0
@@ -600,7 +600,7 @@ def _forecast_rate(forecast: pd.DataFrame | None, skus: pd.Index, as_of_day: flo
     """Mean daily forecast per SKU over the horizon (days after ``as_of``); NaN without one."""
     f = _frame(forecast, ["sku", "date", "forecast"])
     ahead = _days(f["date"]) > as_of_day
-    code = _codes(f["sku"][ahead], skus)
+    code = positions(f["sku"][ahead], skus)
     value = _num(f["forecast"])[ahead]
     ok = ~np.isnan(value)
     n = len(skus)
@@ -621,7 +621,7 @@ def _trend(daily_demand: pd.DataFrame | None, skus: pd.Index, as_of_day: float, 
     d = d.loc[in_span.to_numpy(dtype=bool), ["sku", "date", "units", "censored"]]  # the two periods only
     age = as_of_day - _days(d["date"])
     keep = ~d["censored"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    code, units = _codes(d["sku"][keep], skus), np.nan_to_num(_num(d["units"])[keep])
+    code, units = positions(d["sku"][keep], skus), np.nan_to_num(_num(d["units"])[keep])
     recent = age[keep] < params.trend_days
     n = len(skus)
     t = pd.DataFrame(
@@ -645,8 +645,8 @@ def _traffic(
     t = _frame(traffic, ["sku", "date", "views", "clicks", "orders"])
     age = as_of_day - _days(t["date"])
     keep = (age >= 0) & (age < params.traffic_days)
-    t = t.loc[keep]
-    code = _codes(t["sku"], skus)
+    t = keep_rows(t, keep)  # Arrow's filter: pandas copies the strings row by row
+    code = positions(t["sku"], skus)
     counts = {c: np.nan_to_num(_num(t[c])) for c in ("views", "clicks", "orders")}
     total_views = counts["views"].sum()
     shop_conversion = counts["orders"].sum() / total_views if total_views > 0 else np.nan
@@ -695,7 +695,7 @@ def _campaign_shortfall(
         {
             "campaign": c["name"].astype("string").fillna(c["campaign_id"].astype("string")).to_numpy()[keep],
             "shop_wide": c["sku"].isna().to_numpy()[keep],
-            "code": _codes(c["sku"], skus)[keep],
+            "code": positions(c["sku"], skus)[keep],
             "start": start[keep],
             "end": end[keep],
             "expected": expected[keep],
