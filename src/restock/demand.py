@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from restock.schema import CAMPAIGN_KINDS, positions
+from restock.schema import CAMPAIGN_KINDS, _large_strings, positions
 
 __all__ = [
     "DemandParams",
@@ -141,7 +141,7 @@ def panel_bounds(daily: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         distinct = len(np.unique(codes[starts]))
     else:
-        sku = _arrow_strings(daily["sku"])
+        sku = _large_strings(daily["sku"])
         changed = pc.fill_null(pc.not_equal(sku.slice(1), sku.slice(0, len(sku) - 1)), True)
         starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
         distinct = len(pc.unique(sku.take(starts)))
@@ -164,14 +164,6 @@ def _ffill_index(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     code[starts] = np.maximum(code[starts], 2 * starts)
     np.maximum.accumulate(code, out=code)
     return np.where(code & 1, code >> 1, -1)
-
-
-def _arrow_strings(values: pd.Series) -> pa.LargeStringArray:
-    """A column as one Arrow large_string array (nulls kept); Arrow-backed columns are not copied."""
-    arr = pa.array(values.astype("string[pyarrow]").array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
 
 
 def _categorical(codes: np.ndarray, labels) -> pd.Categorical:
@@ -607,7 +599,7 @@ def return_profile(
             }
         )
 
-    returned_skus = pc.unique(_arrow_strings(rets["sku"])).to_numpy(zero_copy_only=False)
+    returned_skus = pc.unique(_large_strings(rets["sku"])).to_numpy(zero_copy_only=False)
     skus = pd.Index(sorted(set(sold.index) | set(returned_skus) | set(_product_skus(products))), dtype=object)
     levels = _hierarchy(skus, products)
     ret_pos = positions(rets["sku"], skus)
