@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from restock.bundles import bundle_components
+from restock.schema import positions
 
 __all__ = [
     "ABC_MEASURES",
@@ -212,12 +213,6 @@ def _rows(frame: pd.DataFrame, mask: pd.Series, columns: list[str]) -> pd.DataFr
     return pd.DataFrame({column: frame[column][keep] for column in columns})
 
 
-def _rows_of(values: pd.Series, skus: pd.Index) -> np.ndarray:
-    """Position of each value in ``skus`` (-1 when absent or null); each distinct value is hashed once."""
-    codes, uniques = pd.factorize(values)
-    return np.append(skus.get_indexer(uniques), -1)[codes]
-
-
 def _latest_stock(stock: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The latest count per sku × warehouse on or before ``as_of``.
 
@@ -297,7 +292,7 @@ def _demand_stats(daily_demand: pd.DataFrame, skus: pd.Index, as_of: pd.Timestam
     start = as_of - pd.Timedelta(days=params.history_days - 1)
     date = daily_demand["date"]
     keep = ((date >= start) & (date <= as_of) & ~daily_demand["censored"].fillna(False).astype(bool)).to_numpy()
-    row = _rows_of(daily_demand["sku"][keep], skus)
+    row = positions(daily_demand["sku"][keep], skus)
     known = row >= 0
     row, units = row[known], _num(daily_demand["units"][keep])[known]
     week = ((as_of - date[keep]).dt.days.to_numpy() // 7)[known]

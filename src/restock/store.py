@@ -217,7 +217,7 @@ def _superseded_sql(table: Table) -> str:
     # grouping of the key strings to the few rows that may repeat: half the time on a
     # million order lines.
     return (
-        f"CREATE OR REPLACE TEMP TABLE _superseded AS WITH maybe AS (SELECT * FROM {_INCOMING} "
+        f"CREATE OR REPLACE TEMP TABLE _superseded AS WITH maybe AS (SELECT {key}, {_POS} FROM {_INCOMING} "
         f"WHERE hash({key}) IN (SELECT hash({key}) AS h FROM {_INCOMING} GROUP BY h HAVING count(*) > 1)) "
         f"SELECT i.{_POS} FROM maybe i "
         f"JOIN (SELECT {key}, max({_POS}) AS _keep FROM maybe GROUP BY {key} HAVING count(*) > 1) d "
